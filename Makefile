@@ -1,0 +1,94 @@
+# hsmops.cloudhsm: every check and the demo run from a fresh clone with `make test` and `make demo`.
+# Set-up (a virtualenv from requirements-dev.txt, the dependency collections from the PyPI `ansible` wheel, the
+# collection copied into an ansible_collections tree) is done here and reused by later runs.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+BUILD := $(CURDIR)/build
+COLLECTIONS := $(BUILD)/collections
+CDIR := $(COLLECTIONS)/ansible_collections/hsmops/cloudhsm
+# Dependency collections come from this release of the `ansible` package on PyPI (no Galaxy needed).
+ANSIBLE_PACKAGE := ansible==12.3.0
+SDK ?= 5
+KMS ?= 0
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
+export PYTHONDONTWRITEBYTECODE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+WITH_SIM := $(BIN)/python $(CURDIR)/scripts/with_simulator.py
+
+.PHONY: help venv deps build-tree lint sanity units pytests integration molecule artifact test demo bench \
+	chaos docs clean
+
+help:
+	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3)"
+	@echo "make test       every check: lint sanity units pytests integration molecule artifact"
+	@echo "make bench      benchmarks (not part of test), results in bench/RESULTS.md"
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements-dev.txt simulator/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e simulator
+	touch $@
+
+deps: $(COLLECTIONS)/.deps-stamp
+
+$(COLLECTIONS)/.deps-stamp: $(VENV)/.stamp
+	mkdir -p $(BUILD)/cache $(COLLECTIONS)/ansible_collections
+	$(BIN)/python -m pip download -q --no-deps $(ANSIBLE_PACKAGE) -d $(BUILD)/cache
+	$(BIN)/python scripts/extract_collections.py $(BUILD)/cache $(COLLECTIONS) amazon.aws community.crypto
+	touch $@
+
+build-tree: deps
+	@mkdir -p $(ANSIBLE_LOCAL_TEMP)
+	@$(BIN)/python scripts/sync_build_tree.py $(CURDIR) $(CDIR)
+
+lint: build-tree
+	$(BIN)/yamllint -s .
+	cd $(CDIR) && $(BIN)/ansible-lint --offline -q
+
+sanity: build-tree
+	$(BIN)/python scripts/ansible_test_pip_bootstrap.py
+	cd $(CDIR) && $(BIN)/ansible-test sanity --python 3.11 --color no
+
+units: build-tree
+	cd $(CDIR) && $(BIN)/ansible-test units --python 3.11 --color no
+
+# The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end).
+pytests: build-tree
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator tests/tooling $(wildcard tests/e2e)
+
+integration: build-tree
+	cd $(CDIR) && $(WITH_SIM) -- $(BIN)/ansible-test integration --python 3.11 --color no
+
+molecule: build-tree
+	cd $(CDIR) && $(WITH_SIM) -- $(BIN)/molecule test --all
+
+artifact: build-tree
+	$(BIN)/python scripts/check_artifact.py $(CDIR) $(BUILD)/artifact $(COLLECTIONS)
+
+test: lint sanity units pytests integration molecule artifact
+	@echo "make test: every check passed"
+
+demo: build-tree
+	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
+
+bench: build-tree
+	cd $(CDIR) && $(BIN)/python bench/run.py --out $(CURDIR)/bench
+
+chaos: build-tree
+	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos --chaos-full
+
+docs: build-tree
+	$(BIN)/python scripts/build_docs.py $(CDIR) $(BUILD)/docs
+
+clean:
+	rm -rf $(BUILD) tests/output tests/integration/cloud-config-aws.ini

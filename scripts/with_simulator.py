@@ -1,0 +1,81 @@
+"""Run a command against a fresh local CloudHSM simulator, then stop the simulator.
+
+    python scripts/with_simulator.py [--sim-arg ARG ...] -- COMMAND [ARGS...]
+
+Starts ``cloudhsm-sim serve`` on 127.0.0.1 with a free port, and gives the command the endpoint through
+CLOUDHSM_SIM_ENDPOINT and AWS_ENDPOINT_URL, dummy credentials, and the ansible-test cloud config
+``tests/integration/cloud-config-aws.ini``. The command's exit status is this script's exit status.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLOUD_CONFIG = os.path.join(ROOT, "tests", "integration", "cloud-config-aws.ini")
+
+
+def start_simulator(extra_args, log_path):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(ROOT, "simulator"), env.get("PYTHONPATH")]))
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloudhsm_sim.cli", "serve", "--host", "127.0.0.1", "--port", "0"] + extra_args,
+        stdout=subprocess.PIPE, stderr=log, env=env, text=True,
+    )
+    endpoint = proc.stdout.readline().strip()
+    if not endpoint.startswith("http://127.0.0.1:"):
+        proc.kill()
+        sys.exit("cloudhsm-sim did not start (first line %r); see %s" % (endpoint, log_path))
+    return proc, endpoint
+
+
+def write_cloud_config(endpoint):
+    with open(CLOUD_CONFIG, "w") as handle:
+        handle.write(
+            "[default]\n"
+            "aws_access_key = testing\n"
+            "aws_secret_key = testing\n"
+            "security_token = \n"
+            "aws_region = us-east-1\n"
+            "aws_endpoint_url = %s\n"
+            "sim_endpoint = %s\n" % (endpoint, endpoint)
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sim-arg", action="append", default=[])
+    parser.add_argument("--log", default=None)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("a command is needed after --")
+    log_path = args.log or os.path.join(tempfile.gettempdir(), "cloudhsm-sim-%d.log" % os.getpid())
+    proc, endpoint = start_simulator(args.sim_arg, log_path)
+    write_cloud_config(endpoint)
+    env = dict(os.environ)
+    env.update(
+        CLOUDHSM_SIM_ENDPOINT=endpoint,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+    print("cloudhsm-sim serving at %s (log %s)" % (endpoint, log_path), flush=True)
+    try:
+        return subprocess.call(command, env=env)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
