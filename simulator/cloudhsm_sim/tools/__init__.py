@@ -1,0 +1,1 @@
+"""The emulated AWS CloudHSM client tools (standard library only; installed as ``cloudhsm_tools`` by the packages)."""

@@ -1,0 +1,112 @@
+"""Every behaviour of the emulated tools that the CloudHSM reference marks NOT CONFIRMED, chosen here in one place.
+
+Each choice is the most plausible reading of the reference and its supplement; docs/simulator.md lists them. When
+real output is captured, correct it here and nowhere else.
+"""
+
+# ---------------------------------------------------------------------------------------------------------- SDK 3
+# HSM error texts, by the data plane's error code. Settled: user_exists (supplement B3), login failure (B2).
+CMU_ERRORS = {
+    "login_failed": "HSM Error: RET_USER_LOGIN_FAILURE",
+    "user_locked": "HSM Error: RET_USER_LOGIN_FAILURE",
+    "user_exists": "HSM Error: This user is already created",
+    "no_such_user": "HSM Error: This user does not exist",
+    "invalid_user_type": "HSM Error: Invalid User Type.",
+    "not_logged_in": "HSM Error: User is not logged in",
+    "access_denied": "HSM Error: Permission denied for this operation",
+    "user_owns_keys": "HSM Error: This user owns keys and cannot be deleted",
+    "user_logged_in": "HSM Error: This user is logged in and cannot be changed",
+    "invalid_password": "HSM Error: Invalid password length; it must be 7 to 32 characters",
+    "invalid_username": "HSM Error: Invalid user name",
+    "no_such_key": "HSM Error: Invalid object handle is passed to this operation",
+    "key_access_denied": "HSM Error: Key Access is denied.",
+    "masking_key_mismatch": "HSM Error: Masked object could not be unmasked: the clusters do not share a masking key",
+    "key_exists": "HSM Error: An object with this handle already exists on the destination",
+    "missing_user": "HSM Error: The key's owner or shared users do not exist on the destination",
+    "hsm_unreachable": "HSM Error: Server is not reachable",
+    "no_such_hsm": "HSM Error: Server is not reachable",
+    "not_initialized": "HSM Error: The cluster is not initialized",
+    "same_cluster": "HSM Error: Source and destination are the same cluster",
+}
+CMU_DEFAULT_ERROR = "HSM Error: Operation failed"
+# After the Retry prompt: R retries the same server, I goes on to the next one, A (and B, roll back, which the
+# simulator cannot undo) return to the prompt.
+CMU_RETRY_PROMPTS = {
+    "createUser": "Retry/Ignore/Abort?(R/I/A):",
+    "changePswd": "Retry/Ignore/Abort?(R/I/A):",
+    "deleteUser": "Retry/rollBack/Ignore?(R/B/I):",
+}
+CMU_FAILED_ON_SERVER = {
+    "createUser": "creating user on server {n}({host}) failed",
+    "changePswd": "changing password on server {n}({host}) failed",
+    "deleteUser": "deleteUser failed on server {n}({host})",
+}
+# Commands that show the CAUTION prompt (AWS documents createUser and changePswd; supplement B5 adds none that the
+# simulator implements).
+CMU_CAUTION_COMMANDS = ("createUser", "changePswd")
+# createUser prints no per-server success lines (the AWS example ends at "Creating User ... on N nodes");
+# changePswd does (a real run printed "changePswd success on server 0(...)").
+CMU_PER_SERVER_SUCCESS = {"createUser": False, "changePswd": True, "deleteUser": True}
+CMU_SYNC_FAILED = "{cmd} failed: {error}"
+CMU_NOT_LOGGED_IN_STATE = "Not logged in"
+CMU_UNKNOWN_COMMAND = "Unknown command: {name}"
+CMU_CONNECT_FAILED = "Connection to server '{host}': hostname '{host}', port 2225 failed."
+
+KMU_ERRORS = {  # code -> (return code, text)
+    "login_failed": (0xA3, "HSM Error: RET_USER_LOGIN_FAILURE"),
+    "user_locked": (0xA3, "HSM Error: RET_USER_LOGIN_FAILURE"),
+    "no_such_user": (0x9D, "HSM Error: user isn't initialized or user with this name doesn't exist"),
+    "invalid_user_type": (0xDB, "HSM Error: Invalid User Type."),
+    "no_such_key": (0xA8, "HSM Error: Invalid object handle is passed to this operation"),
+    "key_access_denied": (0xC6, "HSM Error: Key Access is denied."),
+    "not_logged_in": (0xC6, "HSM Error: Key Access is denied."),
+    "access_denied": (0xC6, "HSM Error: Key Access is denied."),
+    "id_not_unique": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "invalid_key_size": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "invalid_share": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "hsm_unreachable": (0x40000049, "HSM Error: Connection to the HSM failed"),
+}
+KMU_DEFAULT_ERROR = (0xB3, "HSM Error: This operation violates the current configured/FIPS policies")
+
+# ---------------------------------------------------------------------------------------------------------- SDK 5
+# Settled: key_selection (reference 3.4), already_activated (supplement A3), user_exists contains "User already
+# exists" (A4), key_exists "Key replicate failed on N of M connections" (A1), token attribute (A6).
+CLI_ERRORS = {
+    "login_failed": "Login failed: incorrect username, role or password",
+    "user_locked": "Login failed: the user is locked out; an admin must reset its password",
+    "no_such_user": "User does not exist",
+    "invalid_user_type": "Login failed: incorrect username, role or password",
+    "user_exists": "User already exists",
+    "not_logged_in": "This operation requires a logged in user",
+    "access_denied": "The logged in user's role does not allow this operation",
+    "user_owns_keys": "User owns keys and cannot be deleted",
+    "user_logged_in": "User is logged in and cannot be changed",
+    "invalid_password": "Password must be 7 to 32 characters",
+    "invalid_username": "Invalid username: use 1 to 31 letters, digits or underscores",
+    "no_such_key": "Key does not exist",
+    "key_access_denied": "Only the key owner can perform this operation",
+    "masking_key_mismatch": "The source and destination clusters do not share a masking key: they must be clones",
+    "missing_user": "The key owner and every shared user must exist in the destination cluster",
+    "already_activated": "Cluster has already been activated",
+    "not_initialized": "Cluster is not initialized",
+    "hsm_unreachable": "Unable to connect to the cluster",
+    "no_such_hsm": "Unable to connect to the cluster",
+    "token_attribute": "Token key attribute cannot be supplied via optional attributes",
+    "same_cluster": "The source and destination clusters must be different",
+}
+CLI_DEFAULT_ERROR = "Operation failed"
+CLI_KEY_EXISTS = "Key replicate failed on {failed} of {total} connections"
+CLI_USER_EXISTS_ON_DEST = "User replicate failed on {failed} of {total} connections"
+CLI_MULTIPLE_CLUSTERS = "multiple clusters provided in configuration file. Please specify `cluster-id`"
+CLI_UNKNOWN_CLUSTER = "cluster-id {cluster_id} not found in configuration file"
+CLI_NOT_CONFIGURED = "No HSM is configured; run configure-cli first"
+# A failed command (error_code 1) exits with status 1 in single-command mode; interactive mode keeps going.
+CLI_ERROR_EXIT_STATUS = 1
+# The interactive prompt is printed only when stdin is a terminal, so piped sessions print bare JSON documents.
+CLI_PROMPT_ONLY_ON_TTY = True
+# Key id as shown by `key generate-symmetric` ("" in its example) and by `key list`/`key replicate` ("0x<hex>").
+CLI_ID_IN_GENERATE_AS_TEXT = True
+# Multi-cluster cloudhsm-cli.cfg: each clusters[] entry names its cluster under this key.
+CFG_CLUSTER_ID_KEY = "cluster_id"
+# configure-cli prints nothing on success; errors go to stderr with exit status 1.
+CONFIGURE_CLI_ERROR = "Error: {message}"

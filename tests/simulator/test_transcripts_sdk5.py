@@ -1,0 +1,768 @@
+"""The emulated cloudhsm-cli and configure-cli against the CloudHSM reference transcripts (section 3, supplement A).
+
+Each test holds the transcript as published, next to the command that reproduces it. The tools run as installed
+(``<root>/bin/...``) with piped stdin, so prompts for passwords appear but typed input is not echoed; the command
+line of a transcript (``aws-cloudhsm > ...``) is therefore dropped before comparing. Transcripts published with
+their indentation stripped are compared as JSON documents. Trailing spaces in a transcript are written ``\\x20`` so
+that editors keep them, and a line too long for the source is continued with a backslash at its end.
+"""
+
+import itertools
+import json
+import re
+
+import pytest
+
+from cloudhsm_sim.dataplane import STATE
+from cloudhsm_sim.dataplane.testing import HsmTestServer, run_tool, tool_root
+from cloudhsm_sim.tools.sdk5_help import HELP
+
+ADMIN_PASSWORD = "Admin-Pass1"
+CU_PASSWORD = "Crypto-Pass1"
+_ips = itertools.count(10)
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def hsm():
+    with HsmTestServer() as server:
+        yield server
+
+
+def cluster_id():
+    return "cluster-" + ("sdkfive%04d" % next(_ids)).replace("0", "a").replace("1", "b").replace("8", "c").replace(
+        "9", "d"
+    )
+
+
+def output_of(transcript):
+    """The transcript without its command line(s) (the prompt line and any ``\\`` continuation lines)."""
+    lines = transcript.split("\n")
+    while lines and (
+        lines[0].startswith("aws-cloudhsm >")
+        or lines[0].startswith("admin-user@")
+        or lines[0].startswith("crypto-user-1@")
+        or lines[0].startswith("--")
+        or lines[0].startswith(" --")
+    ):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+class Setup:
+    """A simulated cluster of hsm2m HSMs with the SDK 5 tools installed and configured for it."""
+
+    def __init__(self, hsm, tmp_path, hsms=1, activate=True, region="us-east-1", source=None):
+        self.hsm = hsm
+        self.cluster_id = cluster_id()
+        self.ips = ["10.5.%d.%d" % (next(_ips), n + 1) for n in range(hsms)]
+        if source is None:
+            hsm.cluster(self.cluster_id, self.ips, hsm_type="hsm2m.medium", region=region)
+        else:
+            hsm.clone(source.cluster_id, self.cluster_id, self.ips, region=region)
+        self.root = tool_root("5", str(tmp_path / self.cluster_id), hsm.endpoint)
+        self.configure("-a", *self.ips)
+        if activate and source is None:
+            self.cli("cluster", "activate", "--password", ADMIN_PASSWORD)
+
+    def configure(self, *args):
+        result = run_tool(self.root, "configure-cli", args, endpoint=self.hsm.endpoint)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    def cli(self, *args, stdin="", role=None, pin=None, env=None):
+        environment = dict(env or {})
+        if role:
+            environment.update(CLOUDHSM_ROLE=role, CLOUDHSM_PIN=pin)
+        return run_tool(self.root, "cloudhsm-cli", args, stdin=stdin, env=environment, endpoint=self.hsm.endpoint)
+
+    def as_admin(self, *args, stdin=""):
+        return self.cli(*args, stdin=stdin, role="admin", pin="admin:" + ADMIN_PASSWORD)
+
+    def interactive(self, commands):
+        return self.cli("interactive", stdin="".join(c + "\n" for c in commands))
+
+    def crypto_user(self, name="cu1"):
+        result = self.as_admin("user", "create", "--username", name, "--role", "crypto-user", "--password", CU_PASSWORD)
+        assert json.loads(result.stdout)["error_code"] == 0, result.stdout
+
+    def as_cu(self, *args, name="cu1", stdin=""):
+        return self.cli(*args, stdin=stdin, role="crypto-user", pin="%s:%s" % (name, CU_PASSWORD))
+
+    @property
+    def state(self):
+        return STATE.clusters[self.cluster_id]
+
+
+def test_cluster_activate(hsm, tmp_path):
+    transcript = """\
+aws-cloudhsm > cluster activate
+Enter password:
+Confirm password:
+{
+  "error_code": 0,
+  "data": "Cluster activation successful"
+}
+"""
+    setup = Setup(hsm, tmp_path, activate=False)
+    result = setup.interactive(["cluster activate", ADMIN_PASSWORD, ADMIN_PASSWORD])
+    assert result.stdout == output_of(transcript)
+    assert hsm.activated == [setup.cluster_id]  # the control plane was told (INITIALIZED -> ACTIVE + backup)
+    assert setup.state.user("admin")["role"] == "CO"
+
+
+def test_cluster_activate_twice(hsm, tmp_path):
+    expected = {"error_code": 1, "data": "Cluster has already been activated"}  # supplement A3
+    setup = Setup(hsm, tmp_path)
+    result = setup.cli("cluster", "activate", "--password", ADMIN_PASSWORD)
+    assert json.loads(result.stdout) == expected
+    assert result.returncode == 1
+
+
+def test_help_texts_as_published():
+    transcript_activate = """\
+aws-cloudhsm > help cluster activate
+Activate a cluster
+This command will set the initial Admin password. This process will cause your CloudHSM cluster to
+move into the ACTIVE state.
+USAGE:
+    cloudhsm-cli cluster activate [OPTIONS] [--password <PASSWORD>]
+OPTIONS:
+        --password <PASSWORD>\x20
+            Optional: Plaintext activation password If you do not include this argument you will be
+            prompted for it.
+"""
+    assert HELP["cluster activate"] == output_of(transcript_activate)
+    transcript_login = """\
+aws-cloudhsm > help login
+Login to your cluster\x20\x20
+\x20\x20\x20\x20\x20\x20\x20\x20
+USAGE:
+    cloudhsm-cli login [OPTIONS] --username <USERNAME> --role <ROLE> [SUBCOMMAND]
+OPTIONS:
+        --config <CONFIG>        [default: /opt/cloudhsm/etc/cloudhsm-cli.cfg]
+        --password <PASSWORD>    Optional: Plaintext user's password. If you do not include this
+                                 argument you will be prompted for it
+        --role <ROLE>            Role the user has in the Cluster [possible values: crypto-user,
+                                 admin]
+        --username <USERNAME>    Username to access the Cluster
+SUBCOMMANDS:
+    help              Print this message or the help of the given subcommand(s)
+    mfa-token-sign    Login with token-sign mfa
+"""
+    assert HELP["login"] == output_of(transcript_login)
+
+
+def test_help_through_the_tool(hsm, tmp_path):
+    transcript = """\
+aws-cloudhsm > help user create
+Create a new user
+
+Usage: cloudhsm-cli user create [OPTIONS] --username <USERNAME> --role <ROLE> [--password <PASSWORD>]
+
+Options:
+      --cluster-id <CLUSTER_ID>
+          Unique Id to choose which of the clusters in the config file to run the operation against. If not provided, will fall back to the value \
+provided when interactive mode was started, or error
+
+      --username <USERNAME>
+          Username to access the HSM cluster
+
+      --role <ROLE>
+          Role the user has in the cluster
+
+          Possible values:
+          - crypto-user: A CryptoUser has the ability to manage and use keys
+          - admin:       An Admin has the ability to manage user accounts
+
+      --password <PASSWORD>
+          Optional: Plaintext user's password. If you do not include this argument you will be prompted for it
+
+      --approval <APPROVAL>
+          Filepath of signed quorum token file to approve operation
+
+  -h, --help
+          Print help (see a summary with '-h')
+"""
+    setup = Setup(hsm, tmp_path, activate=False)
+    assert setup.interactive(["help user create"]).stdout == output_of(transcript)
+    assert setup.cli("user", "create", "--help").stdout == output_of(transcript)
+    # Published without indentation: the same words, re-indented as clap prints them.
+    stripped = """\
+List info about each HSM in the cluster
+
+Usage: cloudhsm-cli cluster hsm-info [OPTIONS]
+
+Options:
+ --cluster-id <CLUSTER_ID> Unique Id to choose which of the clusters in the config file to run the operation against. If not provided, will fall back \
+to the value provided when interactive mode was started, or error
+ -h, --help Print help
+"""
+    assert setup.cli("help", "cluster", "hsm-info").stdout.split() == stripped.split()
+    top = setup.cli("--help")
+    assert top.returncode == 0 and "Usage: cloudhsm-cli" in top.stdout
+
+
+def test_login_logout(hsm, tmp_path):
+    login = """\
+aws-cloudhsm >login --username admin1 --role admin
+Enter password:
+{
+  "error_code": 0,
+  "data": {
+    "username": "admin1",
+    "role": "admin"
+  }
+}
+"""
+    logout = """\
+aws-cloudhsm >logout
+{
+  "error_code": 0,
+  "data": "Logout successful"
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    setup.as_admin("user", "create", "--username", "admin1", "--role", "admin", "--password", "Admin1-Pass")
+    result = setup.interactive(["login --username admin1 --role admin", "Admin1-Pass", "logout"])
+    assert result.stdout == output_of(login) + output_of(logout)
+
+
+def test_user_list(hsm, tmp_path):
+    transcript = """\
+aws-cloudhsm > user list
+{
+  "error_code": 0,
+  "data": {
+    "users": [
+      {
+        "username": "admin",
+        "role": "admin",
+        "locked": "false",
+        "mfa": [],
+        "cluster-coverage": "full"
+      },
+      {
+        "username": "test_user",
+        "role": "admin",
+        "locked": "false",
+        "mfa": [
+          {
+            "strategy": "token-sign",
+            "status": "enabled"
+          }
+        ],
+        "cluster-coverage": "full"
+      },
+      {
+        "username": "app_user",
+        "role": "internal(APPLIANCE_USER)",
+        "locked": "false",
+        "mfa": [],
+        "cluster-coverage": "full"
+      }
+    ]
+  }
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    # The published list shows test_user between admin and app_user: give it the id before app_user's.
+    setup.state.user("app_user")["id"] = 3
+    test_user = setup.state.add_user("test_user", "CO", "Test-Pass1", user_id=2)
+    test_user["two_factor"] = True  # the simulator has no MFA commands; the flag is what user list shows
+    result = setup.cli("user", "list")
+    assert result.stdout == output_of(transcript)
+    assert result.returncode == 0
+
+
+def test_user_create_change_password_delete(hsm, tmp_path):
+    create = """\
+aws-cloudhsm > user create --username alice --role crypto-user
+Enter password:
+Confirm password:
+{
+  "error_code": 0,
+  "data": {
+    "username": "alice",
+    "role": "crypto-user"
+  }
+}
+"""
+    change = """\
+aws-cloudhsm > user change-password --username bob --role crypto-user
+Enter password:
+Confirm password:
+{
+  "error_code": 0,
+  "data": {
+    "username": "bob",
+    "role": "crypto-user"
+  }
+}
+"""
+    delete = """\
+aws-cloudhsm > user delete --username alice --role crypto-user
+{
+  "error_code": 0,
+  "data": {
+    "username": "alice",
+    "role": "crypto-user"
+  }
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    assert setup.as_admin(
+        "user", "create", "--username", "alice", "--role", "crypto-user", stdin="Alice-Pass1\nAlice-Pass1\n"
+    ).stdout == output_of(create)
+    setup.crypto_user("bob")
+    old_hash = setup.state.user("bob")["hash"]
+    assert setup.as_admin(
+        "user", "change-password", "--username", "bob", "--role", "crypto-user", stdin="Bob-New-Pass1\nBob-New-Pass1\n"
+    ).stdout == output_of(change)
+    assert setup.state.user("bob")["hash"] != old_hash
+    assert (
+        json.loads(
+            setup.cli("login", "--username", "bob", "--role", "crypto-user", "--password", "Bob-New-Pass1").stdout
+        )["error_code"]
+        == 0
+    )
+    assert setup.as_admin("user", "delete", "--username", "alice", "--role", "crypto-user").stdout == output_of(delete)
+    assert "alice" not in setup.state.users
+
+
+def test_user_create_existing_and_errors(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("carol")
+    again = json.loads(
+        setup.as_admin(
+            "user", "create", "--username", "carol", "--role", "crypto-user", "--password", CU_PASSWORD
+        ).stdout
+    )
+    assert again["error_code"] == 1 and "User already exists" in again["data"]  # supplement A4
+    unauthenticated = setup.cli(
+        "user", "create", "--username", "dave", "--role", "crypto-user", "--password", CU_PASSWORD
+    )
+    assert json.loads(unauthenticated.stdout)["error_code"] == 1 and unauthenticated.returncode == 1
+    mismatch = setup.as_admin(
+        "user", "create", "--username", "dave", "--role", "crypto-user", stdin="Dave-Pass1\nDave-Pass2\n"
+    )
+    assert json.loads(mismatch.stdout.split("Confirm password:\n")[1])["error_code"] == 1
+    assert "dave" not in setup.state.users
+
+
+def test_login_lockout_after_five_failures(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("erin")
+    for unused_attempt in range(5):
+        bad = setup.cli("login", "--username", "erin", "--role", "crypto-user", "--password", "Wrong-Pass1")
+        assert json.loads(bad.stdout)["error_code"] == 1
+    good = setup.cli("login", "--username", "erin", "--role", "crypto-user", "--password", CU_PASSWORD)
+    assert json.loads(good.stdout)["error_code"] == 1  # locked even with the right password
+    users = {u["username"]: u for u in json.loads(setup.cli("user", "list").stdout)["data"]["users"]}
+    assert users["erin"]["locked"] == "true"
+    setup.as_admin("user", "change-password", "--username", "erin", "--role", "crypto-user", "--password", CU_PASSWORD)
+    assert (
+        json.loads(setup.cli("login", "--username", "erin", "--role", "crypto-user", "--password", CU_PASSWORD).stdout)[
+            "error_code"
+        ]
+        == 0
+    )
+
+
+def test_generate_symmetric_aes(hsm, tmp_path):
+    # Published with indentation stripped: compared as JSON (check-value comes from the random key material).
+    transcript = """\
+aws-cloudhsm > key generate-symmetric aes \\
+--label example-aes \\
+--key-length-bytes 24
+{
+ "error_code": 0,
+ "data": {
+ "key": {
+ "key-reference": "0x00000000002e06bf",
+ "key-info": {
+ "key-owners": [
+ {
+ "username": "cu1",
+ "key-coverage": "full"
+ }
+ ],
+ "shared-users": [],
+ "key-quorum-values": {
+ "manage-key-quorum-value": 0,
+ "use-key-quorum-value": 0
+ },
+ "cluster-coverage": "full"
+ },
+ "attributes": {
+ "key-type": "aes",
+ "label": "example-aes",
+ "id": "",
+ "check-value": "0x9b94bd",
+ "class": "secret-key",
+ "encrypt": false,
+ "decrypt": false,
+ "token": true,
+ "always-sensitive": true,
+ "derive": false,
+ "destroyable": true,
+ "extractable": true,
+ "local": true,
+ "modifiable": true,
+ "never-extractable": false,
+ "private": true,
+ "sensitive": true,
+ "sign": true,
+ "trusted": false,
+ "unwrap": false,
+ "verify": true,
+ "wrap": false,
+ "wrap-with-trusted": false,
+ "key-length-bytes": 24
+ }
+ }
+ }
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    setup.state.next_handle = 0x2E06BF
+    result = setup.as_cu("key", "generate-symmetric", "aes", "--label", "example-aes", "--key-length-bytes", "24")
+    expected, actual = json.loads(transcript[transcript.index("{") :]), json.loads(result.stdout)
+    assert re.fullmatch(r"0x[0-9a-f]{6}", actual["data"]["key"]["attributes"]["check-value"])
+    actual["data"]["key"]["attributes"]["check-value"] = "0x9b94bd"
+    assert actual == expected
+    assert result.stdout.startswith('{\n  "error_code": 0,\n  "data": {\n    "key": {\n')  # the CLI's indentation
+    flipped = json.loads(
+        setup.as_cu(
+            "key",
+            "generate-symmetric",
+            "aes",
+            "--label",
+            "x",
+            "--key-length-bytes",
+            "16",
+            "--attributes",
+            "decrypt=true",
+            "encrypt=true",
+        ).stdout
+    )
+    assert flipped["data"]["key"]["attributes"]["encrypt"] is True
+    assert flipped["data"]["key"]["attributes"]["decrypt"] is True
+    token = json.loads(
+        setup.as_cu(
+            "key", "generate-symmetric", "aes", "--label", "x", "--key-length-bytes", "16", "--attributes", "token=true"
+        ).stdout
+    )
+    assert token == {"error_code": 1, "data": "Token key attribute cannot be supplied via optional attributes"}
+    generic = json.loads(
+        setup.as_cu("key", "generate-symmetric", "generic-secret", "--label", "g", "--key-length-bytes", "64").stdout
+    )
+    assert generic["data"]["key"]["attributes"]["key-type"] == "generic-secret"
+
+
+def test_key_list_pagination_and_filters(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    commands = ["login --username cu1 --role crypto-user --password %s" % CU_PASSWORD]
+    commands += ["key generate-symmetric aes --label test_label_%d --key-length-bytes 16" % n for n in range(56)]
+    commands += [
+        "key list",
+        "key list --verbose --max-items 2",
+        "key list --verbose --max-items 2 --starting-token 2",
+        "key list --filter attr.label=test_label_7 --verbose",
+        "key list --filter attr.label=nothing",
+    ]
+    documents = [json.loads(d) for d in re.split(r"(?<=\n})\n(?={)", setup.interactive(commands).stdout.strip())]
+    default, page1, page2, single, none = documents[-5:]
+    # "total_key_count": 56, "returned_key_count": 10, "next_token": "10" (reference 3.6 key list)
+    assert (
+        default["data"]["total_key_count"],
+        default["data"]["returned_key_count"],
+        default["data"]["next_token"],
+    ) == (56, 10, "10")
+    assert default["data"]["matched_keys"][0] == {
+        "key-reference": "0x0000000000000006",
+        "attributes": {"label": "test_label_0"},
+    }
+    assert (page1["data"]["returned_key_count"], page1["data"]["next_token"]) == (2, "2")
+    assert page2["data"]["next_token"] == "4"
+    assert set(page1["data"]["matched_keys"][0]) == {"key-reference", "key-info", "attributes"}
+    assert single["data"]["total_key_count"] == 1 and "next_token" not in single["data"]  # supplement A2
+    assert single["data"]["matched_keys"][0]["attributes"]["id"] == "0x"
+    assert none["data"] == {"matched_keys": [], "total_key_count": 0, "returned_key_count": 0}
+
+
+def test_key_list_verbose_single_match_as_published(hsm, tmp_path):
+    transcript = """\
+aws-cloudhsm > key list --filter attr.label=example-desynchronized-key-label --verbose
+{
+  "error_code": 0,
+  "data": {
+    "matched_keys": [
+      {
+        "key-reference": "0x000000000048000f",
+        "key-info": {
+          "key-owners": [
+            {
+              "username": "cu1",
+              "key-coverage": "full"
+            }
+          ],
+          "shared-users": [],
+          "key-quorum-values": {
+            "manage-key-quorum-value": 0,
+            "use-key-quorum-value": 0
+          },
+          "cluster-coverage": "full"
+        },
+        "attributes": {
+          "key-type": "aes",
+          "label": "example-desynchronized-key-label",
+          "id": "0x",
+          "check-value": "0xbe79db",
+          "class": "secret-key",
+          "encrypt": false,
+          "decrypt": false,
+          "token": true,
+          "always-sensitive": true,
+          "derive": false,
+          "destroyable": true,
+          "extractable": true,
+          "local": true,
+          "modifiable": true,
+          "never-extractable": false,
+          "private": true,
+          "sensitive": true,
+          "sign": "inconsistent",
+          "trusted": false,
+          "unwrap": false,
+          "verify": true,
+          "wrap": false,
+          "wrap-with-trusted": false,
+          "key-length-bytes": 16
+        }
+      }
+    ],
+    "total_key_count": 1,
+    "returned_key_count": 1
+  }
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    setup.state.next_handle = 0x48000F
+    setup.as_cu(
+        "key", "generate-symmetric", "aes", "--label", "example-desynchronized-key-label", "--key-length-bytes", "16"
+    )
+    setup.state.key(0x48000F)["kcv"] = "0xbe79db"  # the published key's check value
+    result = setup.as_cu("key", "list", "--filter", "attr.label=example-desynchronized-key-label", "--verbose")
+    # The simulator keeps a cluster's HSMs in sync, so an attribute is never "inconsistent" across them.
+    assert result.stdout == output_of(transcript).replace('"sign": "inconsistent"', '"sign": true')
+
+
+def test_key_delete_and_selection_errors(hsm, tmp_path):
+    delete = """\
+aws-cloudhsm > key delete --filter attr.label="ec-test-public-key"
+{
+  "error_code": 0,
+  "data": {
+    "message": "Key deleted successfully"
+  }
+}
+"""
+    ambiguous = """\
+{
+ "error_code": 1,
+ "data": "Key selection criteria matched 48 keys. Refine selection criteria to select a single key."
+}
+"""
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    commands = [
+        "login --username cu1 --role crypto-user --password %s" % CU_PASSWORD,
+        "key generate-symmetric aes --label ec-test-public-key --key-length-bytes 16",
+    ]
+    commands += ["key generate-symmetric aes --label same --key-length-bytes 16"] * 48
+    setup.interactive(commands)
+    result = setup.as_cu("key", "delete", "--filter", 'attr.label="ec-test-public-key"')
+    assert result.stdout == output_of(delete)
+    many = setup.as_cu("key", "delete", "--filter", "attr.label=same")
+    assert json.loads(many.stdout) == json.loads(ambiguous)
+    assert len(setup.state.keys) == 48
+    setup.crypto_user("cu2")
+    handle = "0x%016x" % max(setup.state.keys)
+    foreign = json.loads(setup.as_cu("key", "delete", "--filter", "key-reference=" + handle, name="cu2").stdout)
+    assert foreign["error_code"] == 1  # cu2 neither owns nor shares it
+
+
+def test_cluster_hsm_info(hsm, tmp_path):
+    # Published with indentation stripped (and a comma missing before "fips-state"); compared field by field.
+    sample = {
+        "vendor": "Marvell Semiconductors, Inc.",
+        "model": "NITROX-III CNN35XX-NFBE",
+        "hardware-version-major": "5",
+        "hardware-version-minor": "3",
+        "firmware-version-major": "2",
+        "firmware-version-minor": "6",
+        "firmware-build-number": "16",
+        "firmware-id": "CNN35XX-NFBE-FW-2.06-16",
+        "fips-state": "2 [FIPS mode with single factor authentication]",
+    }
+    setup = Setup(hsm, tmp_path, hsms=3, activate=False)
+    hsm.unreachable.add(setup.ips[2])
+    data = json.loads(setup.cli("cluster", "hsm-info").stdout)["data"]
+    hsm.unreachable.discard(setup.ips[2])
+    assert len(data["hsms"]) == 2
+    for entry in data["hsms"]:
+        assert re.fullmatch(r"5\.3G1941-ICM\d{6}", entry.pop("serial-number"))
+        assert entry == sample
+
+
+def test_replicate_between_clones_and_not_elsewhere(hsm, tmp_path):
+    source = Setup(hsm, tmp_path, hsms=2)
+    source.crypto_user("crypto-user-1")
+    clone = Setup(hsm, tmp_path, hsms=1, region="us-west-2", source=source)
+    other = Setup(hsm, tmp_path, hsms=1)
+    other.crypto_user("crypto-user-1")
+    source.crypto_user("example-admin")
+    source.as_cu(
+        "key", "generate-symmetric", "aes", "--label", "example-key", "--key-length-bytes", "16", name="crypto-user-1"
+    )
+    for target in (clone, other):
+        source.configure(
+            "add-cluster",
+            "--cluster-id",
+            target.cluster_id,
+            "--region",
+            "us-west-2" if target is clone else "us-east-1",
+        )
+    refused = run_tool(source.root, "configure-cli", ["--cluster-id", source.cluster_id], endpoint=hsm.endpoint)
+    assert refused.returncode == 1 and refused.stderr.startswith("Error: ")  # the file holds several clusters
+    config = json.loads(open(source.root + "/etc/cloudhsm-cli.cfg").read())
+    assert [c.get("cluster_id") for c in config["clusters"]] == [None, clone.cluster_id, other.cluster_id]
+    source.configure("remove-cluster", "--cluster-id", other.cluster_id)
+    source.configure("add-cluster", "--cluster-id", source.cluster_id, "--region", "us-east-1")
+    source.configure("add-cluster", "--cluster-id", other.cluster_id, "--region", "us-east-1")
+
+    multi = source.cli("user", "list")
+    assert json.loads(multi.stdout)["data"].startswith("multiple clusters provided in configuration file")
+    admin = {
+        "CLOUDHSM_ROLE": "admin",
+        "CLOUDHSM_PIN": "admin:" + ADMIN_PASSWORD,
+        "DESTINATION_CLOUDHSM_ROLE": "admin",
+        "DESTINATION_CLOUDHSM_PIN": "admin:" + ADMIN_PASSWORD,
+    }
+    user = source.cli(
+        "user",
+        "replicate",
+        "--username",
+        "example-admin",
+        "--role",
+        "crypto-user",
+        "--source-cluster-id",
+        source.cluster_id,
+        "--destination-cluster-id",
+        clone.cluster_id,
+        env=admin,
+    )
+    published_user = {
+        "error_code": 0,
+        "data": {
+            "user": {
+                "username": "example-admin",
+                "role": "crypto-user",
+                "locked": "false",
+                "mfa": [],
+                "quorum": [],
+                "cluster-coverage": "full",
+            },
+            "message": "Successfully replicated user",
+        },
+    }
+    assert json.loads(user.stdout) == published_user
+    cu = {
+        "CLOUDHSM_ROLE": "crypto-user",
+        "CLOUDHSM_PIN": "crypto-user-1:" + CU_PASSWORD,
+        "DESTINATION_CLOUDHSM_ROLE": "crypto-user",
+        "DESTINATION_CLOUDHSM_PIN": "crypto-user-1:" + CU_PASSWORD,
+    }
+    key = source.cli(
+        "key",
+        "replicate",
+        "--filter",
+        "attr.label=example-key",
+        "--source-cluster-id",
+        source.cluster_id,
+        "--destination-cluster-id",
+        clone.cluster_id,
+        env=cu,
+    )
+    replicated = json.loads(key.stdout)
+    assert replicated["data"]["message"] == "Successfully replicated key"
+    assert replicated["data"]["key"]["attributes"]["id"] == "0x"
+    original = source.state.keys[6]
+    assert clone.state.keys[6]["kcv"] == original["kcv"] and clone.state.keys[6]["sealed"] != original["sealed"]
+    again = source.cli(
+        "key",
+        "replicate",
+        "--filter",
+        "attr.label=example-key",
+        "--source-cluster-id",
+        source.cluster_id,
+        "--destination-cluster-id",
+        clone.cluster_id,
+        env=cu,
+    )
+    assert json.loads(again.stdout) == {"error_code": 1, "data": "Key replicate failed on 1 of 1 connections"}
+    unrelated = source.cli(
+        "key",
+        "replicate",
+        "--filter",
+        "attr.label=example-key",
+        "--source-cluster-id",
+        source.cluster_id,
+        "--destination-cluster-id",
+        other.cluster_id,
+        env=cu,
+    )
+    assert json.loads(unrelated.stdout)["error_code"] == 1
+    assert "masking key" in json.loads(unrelated.stdout)["data"]
+    assert 6 not in other.state.keys
+
+
+def test_interactive_at_a_terminal(hsm, tmp_path):
+    """At a terminal the CLI shows its prompt and reads the password without echoing it."""
+    import io
+    import os
+
+    import pexpect
+
+    setup = Setup(hsm, tmp_path)
+    env = dict(os.environ, CLOUDHSM_SIM_ENDPOINT=hsm.endpoint, PATH="/usr/bin" + os.pathsep + os.environ["PATH"])
+    child = pexpect.spawn(setup.root + "/bin/cloudhsm-cli", ["interactive"], env=env, encoding="utf-8", timeout=20)
+    child.logfile_read = seen = io.StringIO()
+    child.expect_exact("aws-cloudhsm > ")
+    child.sendline("login --username admin --role admin")
+    child.expect_exact("Enter password:")
+    child.sendline(ADMIN_PASSWORD)
+    child.expect_exact('"role": "admin"')
+    child.expect_exact("aws-cloudhsm > ")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    assert ADMIN_PASSWORD not in seen.getvalue()
+    assert '  "data": {\r\n    "username": "admin",\r\n' in seen.getvalue()
+    # With a cluster named at start, the prompt shows who is logged in where (the multi-cluster examples).
+    setup.configure("add-cluster", "--cluster-id", setup.cluster_id)
+    child = pexpect.spawn(
+        setup.root + "/bin/cloudhsm-cli",
+        ["interactive", "--cluster-id", setup.cluster_id],
+        env=env,
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact("aws-cloudhsm > ")
+    child.sendline("login --username admin --role admin --password " + ADMIN_PASSWORD)
+    child.expect_exact("admin@%s > " % setup.cluster_id)
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
