@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one interface the data-plane modules use, and the choice of driver (SDK 5 ``cloudhsm-cli`` or SDK 3
+``cloudhsm_mgmt_util``/``key_mgmt_util``).
+
+A driver's ``open()`` returns a session: one tool process for the whole module run. Session methods:
+
+- ``targets()``: the clusters (SDK 5 cluster ids) or servers (SDK 3) the session reaches, as names.
+- ``login(username, role, password, targets)``: log in once; a refused login raises ``LoginFailed`` and is never
+  retried (five failures lock the account).
+- ``read_view(target, keys=False, key_filter=None)``: a ``ClusterView`` with users (and the keys the login sees).
+- ``activate(target, password)``, ``create_user``, ``delete_user``, ``change_password``: one ``OpResult`` each.
+- ``replicate_users(users, source, destination)`` / ``replicate_keys(keys, source, destination)``: a list of
+  ``OpResult`` in the order given (batched inside the one process).
+- ``generate_key(target, spec)`` -> ``Key``; ``delete_key(target, key)`` -> ``OpResult``.
+- ``close()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+DEFAULT_BIN_DIR = "/opt/cloudhsm/bin"
+SDK5_TOOL = "cloudhsm-cli"
+SDK3_TOOL = "cloudhsm_mgmt_util"
+SDK3_KEY_TOOL = "key_mgmt_util"
+
+
+class HsmError(Exception):
+    """A data-plane failure with a message fit for the user (never holding a secret)."""
+
+
+class LoginFailed(HsmError):
+    pass
+
+
+class OpResult(object):
+    __slots__ = ("ok", "message", "data")
+
+    def __init__(self, ok, message="", data=None):
+        self.ok = ok
+        self.message = message
+        self.data = data
+
+    def __repr__(self):
+        return "OpResult(%r, %r)" % (self.ok, self.message)
+
+
+class ClientSettings(object):
+    """Where the client tools and their configuration live, and how long to wait for them."""
+
+    def __init__(self, bin_dir=DEFAULT_BIN_DIR, config_path=None, timeout=60.0):
+        self.bin_dir = bin_dir or DEFAULT_BIN_DIR
+        self.config_path = config_path
+        self.timeout = timeout
+
+    def tool(self, name):
+        return os.path.join(self.bin_dir, name)
+
+    @property
+    def etc_dir(self):
+        return os.path.join(os.path.dirname(os.path.abspath(self.bin_dir)), "etc")
+
+
+_LINEAGE_PATTERNS = re.compile(
+    r"mask(ing)?[ _-]?key|not (a )?clones?|clone lineage|not created from (a|the same) backup|common backup|"
+    r"unrelated cluster|ExtractMaskedObject: 0x[1-9a-f]|InsertMaskedObject: 0x[1-9a-f]", re.IGNORECASE)
+_MISSING_USER_PATTERNS = re.compile(
+    r"(owner|shared user|user)s? (\S+ )?(does not|doesn't|do not|must) exist|user (\S+ )?not found|"
+    r"no such user|USER_NOT_FOUND", re.IGNORECASE)
+
+
+def is_lineage_error(message):
+    return bool(message) and bool(_LINEAGE_PATTERNS.search(message))
+
+
+def is_missing_user_error(message):
+    return bool(message) and bool(_MISSING_USER_PATTERNS.search(message))
+
+
+def lineage_message(source, destination, detail=None):
+    text = ("%s and %s are not clones of one backup (their masking keys differ), so keys and users cannot be "
+            "copied between them. Create %s from a backup of %s (or both from a common backup), or remove it from "
+            "the destinations." % (source, destination, destination, source))
+    if detail:
+        text += " Tool said: %s" % detail
+    return text
+
+
+def users_first_message(destination, missing):
+    parts = ["%s (needed by %s)" % (name, ", ".join(sorted(keys)[:3]) + (" ..." if len(keys) > 3 else ""))
+             for name, keys in sorted(missing.items())]
+    return ("%s lacks the owner or share users of keys to sync: %s. Sync users first (hsmops.cloudhsm.cloudhsm_user "
+            "with replicate_from, or declare them), then sync keys." % (destination, "; ".join(parts)))
+
+
+def detect_sdk(settings):
+    """'5' when cloudhsm-cli is installed under the bin dir, else '3' when cloudhsm_mgmt_util is, else None."""
+    for sdk, tool in (("5", SDK5_TOOL), ("3", SDK3_TOOL)):
+        path = settings.tool(tool)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return sdk
+    return None
+
+
+def get_driver(sdk, settings):
+    """The driver for ``sdk`` ('5', '3' or 'auto'); raises HsmError naming what is missing."""
+    chosen = detect_sdk(settings) if sdk == "auto" else sdk
+    if chosen is None:
+        raise HsmError("sdk=auto found neither %s nor %s in %s. Install a CloudHSM client there or set client_bin_dir "
+                       "to the directory holding it." % (SDK5_TOOL, SDK3_TOOL, settings.bin_dir))
+    tool = settings.tool(SDK5_TOOL if chosen == "5" else SDK3_TOOL)
+    if not os.path.isfile(tool):
+        raise HsmError("sdk=%s needs %s, which is not at %s. Install the Client SDK %s tools or set client_bin_dir." % (
+            chosen, os.path.basename(tool), tool, chosen))
+    if chosen == "5":
+        from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sdk5 import Sdk5Driver
+        return Sdk5Driver(settings)
+    from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sdk3 import Sdk3Driver
+    return Sdk3Driver(settings)

@@ -1,0 +1,445 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Values of the CloudHSM data plane and the pure planners that diff desired state against actual state.
+
+Nothing here runs a tool: the drivers turn tool output into ``User`` and ``Key`` values, the planners decide, and
+the drivers carry the plan out. Keeping decisions pure is what lets the tests check them exhaustively.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+ROLE_ADMIN = "admin"
+ROLE_CRYPTO_USER = "crypto-user"
+ROLE_UNACTIVATED_ADMIN = "unactivated-admin"
+ROLE_APPLIANCE = "appliance"
+MANAGEABLE_ROLES = (ROLE_ADMIN, ROLE_CRYPTO_USER)
+
+# SDK 3 user types -> SDK 5 roles (reference: admin = CO/PCO, crypto-user = CU, unactivated-admin = PRECO, AU).
+SDK3_TYPE_TO_ROLE = {
+    "CO": ROLE_ADMIN,
+    "PCO": ROLE_ADMIN,
+    "CU": ROLE_CRYPTO_USER,
+    "PRECO": ROLE_UNACTIVATED_ADMIN,
+    "AU": ROLE_APPLIANCE,
+}
+ROLE_TO_SDK3_TYPE = {ROLE_ADMIN: "CO", ROLE_CRYPTO_USER: "CU", ROLE_UNACTIVATED_ADMIN: "PRECO"}
+
+
+def normalize_role(role):
+    """Map any role spelling the tools print to one of the role constants."""
+    text = (role or "").strip()
+    if text.upper() in SDK3_TYPE_TO_ROLE:
+        return SDK3_TYPE_TO_ROLE[text.upper()]
+    lowered = text.lower()
+    if lowered.startswith("internal"):
+        return ROLE_APPLIANCE
+    if lowered in ("crypto_user", "cryptouser", "cu"):
+        return ROLE_CRYPTO_USER
+    return lowered
+
+
+class User(object):
+    """An HSM user as one cluster (or SDK 3 server) reports it. Names are case-insensitive, kept lowercase."""
+
+    __slots__ = ("name", "role", "locked", "coverage", "user_id")
+
+    def __init__(self, name, role, locked=False, coverage="full", user_id=None):
+        self.name = name.lower()
+        self.role = normalize_role(role)
+        self.locked = locked
+        self.coverage = coverage
+        self.user_id = user_id
+
+    def _key(self):
+        return (self.name, self.role, self.locked, self.coverage, self.user_id)
+
+    def __eq__(self, other):
+        return isinstance(other, User) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return "User(%r, %r)" % (self.name, self.role)
+
+    def to_dict(self):
+        result = {"username": self.name, "role": self.role, "locked": self.locked, "cluster_coverage": self.coverage}
+        if self.user_id is not None:
+            result["user_id"] = self.user_id
+        return result
+
+
+class Key(object):
+    """A key as one cluster reports it.
+
+    ``identity`` is what makes two keys on two clusters "the same key": the stable attributes (type, label, id,
+    key check value) when the tool shows them. When it does not (an SDK 5 admin listing, SDK 3 CMU), the reference
+    (handle) is combined with what is known (label or owner); replication keeps the reference, so this still
+    matches copies and never matches two different keys that merely share a handle number on two clusters.
+    """
+
+    __slots__ = ("reference", "label", "key_id", "check_value", "key_type", "key_class", "length", "owner",
+                 "shared", "extractable", "coverage")
+
+    def __init__(self, reference, label=None, key_id=None, check_value=None, key_type=None, key_class=None,
+                 length=None, owner=None, shared=(), extractable=None, coverage=None):
+        self.reference = reference
+        self.label = label
+        self.key_id = key_id
+        self.check_value = check_value.lower() if check_value else None
+        self.key_type = key_type
+        self.key_class = key_class
+        self.length = length
+        self.owner = owner.lower() if owner else None
+        self.shared = tuple(sorted(name.lower() for name in shared))
+        self.extractable = extractable
+        self.coverage = coverage
+
+    @property
+    def identity(self):
+        if self.check_value:
+            return ("attributes", self.key_type, self.label, self.key_id or "", self.check_value)
+        return ("reference", self.reference, self.label, self.owner)
+
+    @property
+    def material(self):
+        """What says two keys hold the same secret: type, length and key check value (None when unknown)."""
+        if not self.check_value:
+            return None
+        return (self.key_type, self.length, self.check_value)
+
+    @property
+    def users(self):
+        """Every user the key needs on a cluster it is copied to: its owner and the users it is shared with."""
+        return tuple(name for name in ((self.owner,) + self.shared) if name)
+
+    def _key(self):
+        return (self.reference, self.label, self.key_id, self.check_value, self.key_type, self.key_class,
+                self.length, self.owner, self.shared, self.extractable)
+
+    def __eq__(self, other):
+        return isinstance(other, Key) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return "Key(%r, label=%r)" % (self.reference, self.label)
+
+    def describe(self):
+        """Short text naming the key for messages."""
+        parts = ["key %s" % self.reference]
+        if self.label:
+            parts.append("label %r" % self.label)
+        if self.key_id:
+            parts.append("id %s" % self.key_id)
+        return " ".join(parts)
+
+    def to_dict(self):
+        return {
+            "key_reference": self.reference,
+            "label": self.label,
+            "id": self.key_id,
+            "check_value": self.check_value,
+            "key_type": self.key_type,
+            "class": self.key_class,
+            "length_bytes": self.length,
+            "owner": self.owner,
+            "shared_users": list(self.shared),
+            "extractable": self.extractable,
+        }
+
+
+class ClusterView(object):
+    """What a driver read from one cluster (SDK 5 cluster id, or SDK 3 server): its users and its keys."""
+
+    def __init__(self, name, users=None, keys=None):
+        self.name = name
+        self.users = list(users or [])
+        self.keys = list(keys or [])
+
+    @property
+    def activated(self):
+        return not any(user.role == ROLE_UNACTIVATED_ADMIN for user in self.users)
+
+    def user(self, name):
+        name = name.lower()
+        for user in self.users:
+            if user.name == name:
+                return user
+        return None
+
+    def owned_key_counts(self):
+        return Counter(key.owner for key in self.keys if key.owner)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Users
+
+
+class UserSpec(object):
+    """One declared user: name, role, state. The password stays with the module; planners never see it."""
+
+    __slots__ = ("name", "role", "state")
+
+    def __init__(self, name, role=ROLE_CRYPTO_USER, state="present"):
+        self.name = name.lower()
+        self.role = normalize_role(role)
+        self.state = state
+
+    def __repr__(self):
+        return "UserSpec(%r, %r, %r)" % (self.name, self.role, self.state)
+
+
+class UserPlan(object):
+    """What to do on one cluster: ``create``/``change_password`` hold UserSpecs, ``delete`` holds Users,
+    ``refused`` holds (name, reason) pairs the module reports as failures."""
+
+    def __init__(self):
+        self.create = []
+        self.delete = []
+        self.change_password = []
+        self.refused = []
+
+    @property
+    def changes(self):
+        return bool(self.create or self.delete or self.change_password)
+
+
+def plan_users(specs, view, update_password="on_create", force=False):
+    """Diff declared users against one cluster's users.
+
+    Safety: the last admin and a user owning keys are only deleted with ``force``; a role cannot change in place
+    (the tools have no command for it), so a role mismatch is refused unless ``force`` asks to delete and recreate.
+    """
+    plan = UserPlan()
+    # Admins after the plan, so "last admin" holds whatever order the specs come in.
+    admins = set(user.name for user in view.users if user.role == ROLE_ADMIN)
+    for spec in specs:
+        current = view.user(spec.name)
+        if spec.state == "present" and spec.role == ROLE_ADMIN and (
+                current is None or (force and current.role in MANAGEABLE_ROLES)):
+            admins.add(spec.name)
+    owned = view.owned_key_counts()
+    for spec in specs:
+        current = view.user(spec.name)
+        if spec.state == "absent":
+            if current is None:
+                continue
+            if current.role not in MANAGEABLE_ROLES:
+                plan.refused.append((spec.name, "user %s is a built-in %s user and cannot be deleted." % (
+                    spec.name, current.role)))
+                continue
+            reason = _deletion_blocker(current, admins, owned)
+            if reason and not force:
+                plan.refused.append((spec.name, reason + " Set force=true to delete it anyway."))
+                continue
+            plan.delete.append(current)
+            admins.discard(current.name)
+            continue
+        if current is None:
+            plan.create.append(spec)
+            continue
+        if current.role not in MANAGEABLE_ROLES:
+            plan.refused.append((spec.name, "user %s is a built-in %s user and cannot be managed." % (
+                spec.name, current.role)))
+            continue
+        if current.role != spec.role:
+            if not force:
+                plan.refused.append((spec.name, (
+                    "user %s exists with role %s but is declared %s; a role cannot change in place. "
+                    "Delete the user (state=absent) and create it again, or set force=true to do both." % (
+                        spec.name, current.role, spec.role))))
+                continue
+            reason = _deletion_blocker(current, admins, owned)
+            if reason:
+                plan.refused.append((spec.name, reason + " Its role cannot be changed."))
+                continue
+            plan.delete.append(current)
+            plan.create.append(spec)
+            if current.role == ROLE_ADMIN:
+                admins.discard(current.name)
+            continue
+        if update_password == "always":
+            plan.change_password.append(spec)
+    return plan
+
+
+def _deletion_blocker(user, admins, owned):
+    if user.role not in MANAGEABLE_ROLES:
+        return "user %s is a built-in %s user." % (user.name, user.role)
+    if user.role == ROLE_ADMIN and admins == set([user.name]):
+        return "user %s is the last admin; deleting it would leave nobody able to manage users." % user.name
+    if owned.get(user.name):
+        return "user %s owns %d key(s); the HSM refuses to delete a key owner and the keys would be lost." % (
+            user.name, owned[user.name])
+    return None
+
+
+def apply_user_plan(view, plan):
+    """The users a cluster would have after ``plan`` (pure; used by tests and check mode)."""
+    deleted = set(user.name for user in plan.delete)
+    users = [user for user in view.users if user.name not in deleted]
+    users.extend(User(spec.name, spec.role) for spec in plan.create)
+    return ClusterView(view.name, users, view.keys)
+
+
+def plan_user_replication(source, destination, names=None):
+    """Users of ``source`` to replicate to ``destination``: manageable users it lacks.
+
+    Returns (to_replicate, conflicts); a conflict is a user present on both with different roles.
+    """
+    wanted = set(name.lower() for name in names) if names else None
+    to_replicate, conflicts = [], []
+    for user in source.users:
+        if user.role not in MANAGEABLE_ROLES or (wanted is not None and user.name not in wanted):
+            continue
+        current = destination.user(user.name)
+        if current is None:
+            to_replicate.append(user)
+        elif current.role != user.role:
+            conflicts.append((user.name, "user %s is %s on %s but %s on %s; replicate cannot change a role." % (
+                user.name, user.role, source.name, current.role, destination.name)))
+    return to_replicate, conflicts
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Keys
+
+
+def select_keys(keys, owner=None, labels=None, ids=None, references=None, attributes=None):
+    """Keys matching every given criterion (each list criterion matches any of its values)."""
+    def match(key):
+        if owner and key.owner != owner.lower():
+            return False
+        if labels and key.label not in labels:
+            return False
+        if ids and (key.key_id or "") not in ids:
+            return False
+        if references and normalize_reference(key.reference) not in set(normalize_reference(r) for r in references):
+            return False
+        for name, value in (attributes or {}).items():
+            if str(_attribute(key, name)).lower() != str(value).lower():
+                return False
+        return True
+    return [key for key in keys if match(key)]
+
+
+_ATTRIBUTE_FIELDS = {"label": "label", "id": "key_id", "check-value": "check_value", "key-type": "key_type",
+                     "class": "key_class", "key-length-bytes": "length", "extractable": "extractable"}
+
+
+def _attribute(key, name):
+    return getattr(key, _ATTRIBUTE_FIELDS.get(name.replace("_", "-"), name.replace("-", "_")), None)
+
+
+def normalize_reference(reference):
+    """SDK 5 prints references as 0x-prefixed 16-digit hex, SDK 3 as decimal handles; compare as integers."""
+    text = str(reference).strip().lower()
+    try:
+        return int(text, 16) if text.startswith("0x") else int(text)
+    except ValueError:
+        return text
+
+
+class KeyPlan(object):
+    """What to do on one destination.
+
+    ``replicate``: source keys missing there; ``already_present``: source keys it holds; ``purge``: its keys to
+    delete; ``kept``: (key, reason) purge candidates kept for safety; ``conflicts``: (key, reason) source keys that
+    cannot be replicated as they are; ``blocked``: (key, [user names]) source keys whose owner or share users the
+    destination lacks; ``missing_users``: user name -> descriptions of the keys that need it.
+    """
+
+    def __init__(self, destination):
+        self.destination = destination
+        self.replicate = []
+        self.already_present = []
+        self.purge = []
+        self.kept = []
+        self.conflicts = []
+        self.blocked = []
+        self.missing_users = {}
+
+
+def plan_key_sync(source_keys, destinations, purge=False):
+    """Plan the key sync of ``source_keys`` (already selected) to every destination.
+
+    ``destinations`` is a list of (ClusterView, selected destination keys). Keys match by ``identity``, counted as
+    multisets so duplicates are copied as often as the source holds them. A destination key whose reference equals
+    a missing source key's but whose attributes differ is a conflict (the HSM refuses that replication).
+
+    Purge never loses the only copy: a destination key absent from the source is deleted only while another copy of
+    its material (type, length, check value) stays on some cluster this plan sees; unknown material is never purged.
+    """
+    plans = []
+    copies = Counter()
+    for key in source_keys:
+        if key.material:
+            copies[key.material] += 1
+    for view, keys in destinations:
+        for key in keys:
+            if key.material:
+                copies[key.material] += 1
+    user_names_by_destination = {}
+    for view, keys in destinations:
+        plan = KeyPlan(view.name)
+        present = Counter(key.identity for key in keys)
+        by_reference = dict((normalize_reference(key.reference), key) for key in keys)
+        names = set(user.name for user in view.users)
+        user_names_by_destination[view.name] = names
+        for key in source_keys:
+            if present[key.identity] > 0:
+                present[key.identity] -= 1
+                plan.already_present.append(key)
+                continue
+            clash = by_reference.get(normalize_reference(key.reference))
+            if clash is not None and clash.identity != key.identity:
+                plan.conflicts.append((key, (
+                    "%s on %s already holds reference %s with different attributes (%s); delete the unwanted "
+                    "version on one cluster, then sync again." % (
+                        key.describe(), view.name, clash.reference, clash.describe()))))
+                continue
+            missing = [name for name in key.users if name not in names]
+            for name in missing:
+                plan.missing_users.setdefault(name, []).append(key.describe())
+            if missing:
+                plan.blocked.append((key, missing))
+            else:
+                plan.replicate.append(key)
+        if purge:
+            source_identities = Counter(key.identity for key in source_keys)
+            for key in keys:
+                if source_identities[key.identity] > 0:
+                    source_identities[key.identity] -= 1
+                    continue
+                if key.material is None:
+                    plan.kept.append((key, "its key check value is unknown, so it cannot be shown to exist "
+                                           "elsewhere; delete it with cloudhsm_key if it is really unwanted."))
+                elif copies[key.material] <= 1:
+                    plan.kept.append((key, "it is the only copy of this key material on any cluster in this "
+                                           "run; replicate it to the source or back it up before deleting it."))
+                else:
+                    copies[key.material] -= 1
+                    plan.purge.append(key)
+        plans.append(plan)
+    return plans
+
+
+def apply_key_plan(keys, plan):
+    """The keys a destination would hold after ``plan`` (pure; used by tests and check mode)."""
+    purged = list(plan.purge)
+    result = []
+    for key in keys:
+        if key in purged:
+            purged.remove(key)
+            continue
+        result.append(key)
+    result.extend(plan.replicate)
+    return result

@@ -1,0 +1,515 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Client SDK 3 driver: one ``cloudhsm_mgmt_util`` (CMU) process per module run over a multi-server config such as
+SyncClusters.cfg, and ``key_mgmt_util`` (KMU) for key generation.
+
+CMU prints text, one block per server in config order, and stops to ask: the CAUTION ``(y/n)`` question (answered
+``y``: the module was asked to make the change), ``Retry/Ignore/Abort?(R/I/A)`` (answered ``A``) and
+``Retry/rollBack/Ignore?(R/B/I)`` (answered ``I``) after a per-server failure: never retry, report per server.
+Mutations run in server mode (``server N`` ... ``exit``) so each server is changed only where it needs it.
+Passwords are typed at the ``-hpswd`` prompts on stdin, never put in a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
+    HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
+    ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config
+
+
+def read_servers(path):
+    """[(index, hostname, name)] of a CMU config (cloudhsm_mgmt_util.cfg, SyncClusters.cfg), in config order."""
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (IOError, OSError) as exc:
+        raise HsmError("cannot read the cloudhsm_mgmt_util config %s: %s" % (path, exc.strerror or exc))
+    except ValueError as exc:
+        raise HsmError("the cloudhsm_mgmt_util config %s is not JSON: %s" % (path, exc))
+    servers = []
+    for index, server in enumerate(config.get("servers") or []):
+        servers.append((index, server.get("hostname"), server.get("name") or server.get("hostname")))
+    if not servers:
+        raise HsmError("the cloudhsm_mgmt_util config %s lists no servers." % path)
+    return servers
+
+
+def resolve_server(servers, wanted):
+    """The index of a server given as an index (int or digit string), ENI IP/hostname or name."""
+    text = str(wanted).strip()
+    for index, hostname, name in servers:
+        if text in (str(index), hostname, name):
+            return index
+    raise HsmError("server %r is not in the cloudhsm_mgmt_util config (it lists %s). Give an index or an ENI IP "
+                   "from that list." % (wanted, ", ".join("%d=%s" % (s[0], s[1]) for s in servers)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CMU output parsers (transcripts: reference section 2.4 and supplement B)
+
+_PROMPT = re.compile(
+    r"(?P<prompt>aws-cloudhsm\s?>|server\s?\d*\s?>|\(y/n\)\?|\(R/I/A\):|\(R/B/I\):|[Pp]assword:)[ \t]*\Z")
+_SERVER_HEADER = re.compile(r"^(Users|Keys) on server (\d+)\((.*?)\):\s*$", re.M)
+_USER_ROW = re.compile(r"^\s*(\d+)\s+([A-Za-z]+)\s+(\S+)\s+(YES|NO)\s+(\d+)\s+(YES|NO)\s*$", re.M)
+_SERVER_RESULT = re.compile(r"(\w+) (success|failed) on server (\d+)\((.*?)\)")
+_CREATE_FAILED = re.compile(r"(?:creating|changing|deleting) \w+ on server (\d+)\((.*?)\) failed", re.I)
+_HANDLE = re.compile(r"(\d+)(?:\((o|s)\))?")
+
+
+def match_prompt(buffer):
+    """Matcher for ToolSession.read_until: CMU is waiting for input; value = the prompt text."""
+    found = _PROMPT.search(buffer)
+    if found is None:
+        return None
+    return len(buffer), found.group("prompt")
+
+
+def _server_sections(text):
+    """{server index: section text} for the per-server blocks (``Users on server N(host):`` ...)."""
+    marks = list(_SERVER_HEADER.finditer(text))
+    sections = {}
+    for position, mark in enumerate(marks):
+        end = marks[position + 1].start() if position + 1 < len(marks) else len(text)
+        sections[int(mark.group(2))] = text[mark.end():end]
+    return sections
+
+
+def parse_list_users(text):
+    """{server index: [User]} from ``listUsers``."""
+    result = {}
+    for index, section in _server_sections(text).items():
+        result[index] = [User(row.group(3), row.group(2), user_id=int(row.group(1)))
+                         for row in _USER_ROW.finditer(section)]
+    return result
+
+
+def parse_server_results(text, command):
+    """{server index: True/False} from ``<command> success|failed on server N(host)`` lines and
+    ``creating user on server N(host) failed`` lines."""
+    results = {}
+    for found in _SERVER_RESULT.finditer(text):
+        if found.group(1).lower() == command.lower():
+            results[int(found.group(3))] = found.group(2) == "success"
+    for found in _CREATE_FAILED.finditer(text):
+        results[int(found.group(1))] = False
+    return results
+
+
+def parse_find_all_keys(text):
+    """{server index: [(handle, 'o'|'s'|None)]} from ``findAllKeys``."""
+    result = {}
+    for index, section in _server_sections(text).items():
+        entries = []
+        for line in section.splitlines():
+            stripped = line.strip()
+            if stripped and re.match(r"^\d+(\([os]\))?(\s*,\s*\d+(\([os]\))?)*$", stripped):
+                entries.extend((int(m.group(1)), m.group(2)) for m in _HANDLE.finditer(stripped))
+        result[index] = entries
+    return result
+
+
+_FAILURE_LINE = re.compile(r"\b\w+ failed(:| on server)|on server \d+\(.*?\) failed|HSM Error|^\s*Error\b|\bRET_[A-Z_]+")
+
+
+def command_failure(text):
+    """The failure lines of a CMU answer, or None when it reports no failure (the CAUTION text says "failed" too)."""
+    lines = [line.strip() for line in text.splitlines() if _FAILURE_LINE.search(line)]
+    return "; ".join(lines) if lines else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KMU output parsers (reference section 2.5, supplement C)
+
+_KMU_PROMPT = re.compile(r"(?P<prompt>Command:|[Pp]assword:)[ \t]*\Z")
+_KMU_RETURN = re.compile(r"Cfm3(\w+) returned: (0x[0-9a-fA-F]+)[ \t]*(?::[ \t]*|\s*\n\s*)(HSM (?:Return|Error): [^\n]*)?")
+_KMU_NODE = re.compile(r"Node id (\d+) (?:and err state|status:) (0x[0-9a-fA-F]+) : ([^\n]*)")
+
+
+def match_kmu_prompt(buffer):
+    found = _KMU_PROMPT.search(buffer)
+    if found is None:
+        return None
+    return len(buffer), found.group("prompt")
+
+
+def parse_kmu_status(text):
+    """(ok, message, {node id: (code, message)}) from a KMU answer; both cluster-status forms are accepted."""
+    found = None
+    for found in _KMU_RETURN.finditer(text):
+        pass
+    nodes = dict((int(m.group(1)), (m.group(2), m.group(3).strip())) for m in _KMU_NODE.finditer(text))
+    if found is None:
+        error = re.search(r"(Error[^\n]*|HSM Error[^\n]*)", text)
+        return False, error.group(1).strip() if error else "no return code in the output", nodes
+    code = int(found.group(2), 16)
+    message = (found.group(3) or "").strip() or ("HSM Return: SUCCESS" if code == 0 else "error %s" % found.group(2))
+    return code == 0, message, nodes
+
+
+def parse_kmu_users(text):
+    """{user name: user id} from KMU ``listUsers`` (Index, User ID, User Type, User Name, ... columns)."""
+    return dict((m.group(2).lower(), int(m.group(1))) for m in re.finditer(
+        r"^\s*\d+\s+(\d+)\s+[A-Za-z]+\s+(\S+)\s+(?:YES|NO)\s+\d+\s+(?:YES|NO)\s*$", text, re.M))
+
+
+def parse_gen_sym_key(text):
+    """The new key handle from ``genSymKey`` (None if absent)."""
+    found = re.search(r"Key Handle:\s*(\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def parse_find_key(text):
+    """Key handles from ``findKey`` (both ``present N`` and ``present: N`` forms)."""
+    total = re.search(r"Total number of keys present:?\s*(\d+)", text)
+    if total and int(total.group(1)) == 0:
+        return []
+    handles = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if re.match(r"^\d+(\s*,\s*\d+)*$", stripped):
+            handles.extend(int(n) for n in stripped.split(","))
+    return handles
+
+
+def parse_attribute_file(text):
+    """{attribute name: value} from a getAttribute output file (a name line, then its value line, which may be
+    empty, as an empty id is)."""
+    lines = [line.strip() for line in text.splitlines()]
+    attributes = {}
+    for index, line in enumerate(lines):
+        if line.startswith("OBJ_ATTR_"):
+            value = lines[index + 1] if index + 1 < len(lines) else ""
+            attributes[line] = "" if value.startswith("OBJ_ATTR_") else value
+    return attributes
+
+
+KMU_KEY_TYPES = {"aes": 31, "generic-secret": 16}
+KMU_TYPE_NAMES = {0x1f: "aes", 0x10: "generic-secret", 0x15: "3des", 0x12: "rc4"}
+KMU_CLASS_NAMES = {2: "public-key", 3: "private-key", 4: "secret-key"}
+
+
+def key_from_attributes(handle, attributes, owner=None):
+    """A Key from KMU getAttribute -a 512 output."""
+    def number(name):
+        value = attributes.get(name)
+        try:
+            return int(value, 16) if value and value.startswith("0x") else int(value)
+        except (TypeError, ValueError):
+            return None
+    key_type = number("OBJ_ATTR_KEY_TYPE")
+    return Key(handle, label=attributes.get("OBJ_ATTR_LABEL"), key_id=attributes.get("OBJ_ATTR_ID") or "",
+               check_value=attributes.get("OBJ_ATTR_KCV"), key_type=KMU_TYPE_NAMES.get(key_type, key_type),
+               key_class=KMU_CLASS_NAMES.get(number("OBJ_ATTR_CLASS")),
+               length=number("OBJ_ATTR_VALUE_LEN"), owner=owner,
+               extractable=None if number("OBJ_ATTR_EXTRACTABLE") is None else bool(number("OBJ_ATTR_EXTRACTABLE")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Driver
+
+
+def _first_prompt(tool, matcher):
+    """The start-up output up to the first prompt; a tool that never gets there is stopped, not left behind."""
+    try:
+        return tool.read_until(matcher)[0]
+    except ToolError:
+        tool.close(grace=1.0)
+        raise
+
+
+class Sdk3Driver(object):
+    sdk = "3"
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def config_path(self):
+        return self.settings.config_path or os.path.join(self.settings.etc_dir, "cloudhsm_mgmt_util.cfg")
+
+    def open(self, targets=None, secrets=(), keys=False):
+        """A CMU session over every server of the config (``targets``, indexes/IPs, narrow what ``targets()``
+        returns); with ``keys`` a key_mgmt_util session on the cluster the client daemon serves."""
+        if keys:
+            return KmuSession(self.settings, secrets)
+        return Sdk3Session(self.settings, self.config_path(), targets, secrets)
+
+
+class Sdk3Session(object):
+
+    def __init__(self, settings, config_path, targets=None, secrets=()):
+        self.servers = read_servers(config_path)
+        self._targets = [resolve_server(self.servers, t) for t in targets] if targets else [s[0] for s in self.servers]
+        self.tool = ToolSession([settings.tool(SDK3_TOOL), config_path], timeout=settings.timeout, secrets=secrets,
+                                name=SDK3_TOOL)
+        self.banner = _first_prompt(self.tool, match_prompt)
+        self._users = None
+        self._key_lists = {}
+        if "unencrypted mode" in self.banner or "Enabling E2E failed" in self.banner:
+            self.warning = ("cloudhsm_mgmt_util could not set up end-to-end encryption (is customerCA.crt in place?); "
+                            "it runs in limited commands mode.")
+        else:
+            self.warning = None
+
+    def server_name(self, index):
+        for server in self.servers:
+            if server[0] == index:
+                return "server %d (%s)" % (server[0], server[1])
+        return "server %s" % index
+
+    def resolve(self, wanted):
+        return resolve_server(self.servers, wanted)
+
+    def targets(self):
+        return list(self._targets)
+
+    def close(self):
+        self.tool.close(quit_command="quit")
+
+    def command(self, line, password=None):
+        """Run one CMU command to the next main prompt, answering its questions; returns the output."""
+        if password:
+            self.tool.add_secret(password)
+        self.tool.send(line)
+        output = []
+        while True:
+            text, prompt = self.tool.read_until(match_prompt)
+            output.append(text)
+            if prompt.endswith("(y/n)?"):
+                self.tool.send("y")
+            elif prompt == "(R/I/A):":
+                self.tool.send("A")
+            elif prompt == "(R/B/I):":
+                self.tool.send("I")
+            elif prompt.lower().endswith("password:"):
+                if not password:
+                    self.tool.send("")
+                    raise HsmError("cloudhsm_mgmt_util asked for a password for %r, and none applies." % line.split()[0])
+                self.tool.send(password)
+            else:
+                text = "".join(output).rstrip()
+                return text[:-len(prompt)] if text.endswith(prompt) else text
+
+    def _in_server(self, index, lines_and_passwords):
+        """Enter server mode on ``index``, run each (line, password), leave. Returns the outputs."""
+        text = self.command("server %d" % index)
+        failure = command_failure(text)
+        if failure:
+            raise HsmError("cannot enter server mode on %s: %s" % (self.server_name(index), failure))
+        outputs = []
+        try:
+            for line, password in lines_and_passwords:
+                outputs.append(self.command(line, password))
+        finally:
+            self.command("exit")
+        return outputs
+
+    def login(self, username, role, password, targets=None):
+        user_type = ROLE_TO_SDK3_TYPE.get(role, role)
+        text = self.command("loginHSM %s %s -hpswd" % (user_type, username), password)
+        results = parse_server_results(text, "loginHSM")
+        failed = [self.server_name(i) for i, ok in sorted(results.items()) if not ok]
+        if failed or not results or command_failure(text):
+            if results and any(results.values()):
+                self.command("logoutHSM")
+            raise LoginFailed("loginHSM %s %s was refused on %s: %s. It was not retried, so the account is not locked "
+                              "by this run; check the user type, name and password." % (
+                                  user_type, username, ", ".join(failed) or "the servers",
+                                  command_failure(text) or "no success line"))
+        self._users = None
+        self._key_lists = {}
+
+    def _all_users(self):
+        if self._users is None:
+            text = self.command("listUsers")
+            self._users = parse_list_users(text)
+        return self._users
+
+    def read_view(self, target, keys=False, key_filter=None):
+        index = self.resolve(target)
+        users = self._all_users().get(index)
+        if users is None:
+            raise HsmError("listUsers printed nothing for %s." % self.server_name(index))
+        view = ClusterView(self.server_name(index), users)
+        if keys:
+            view.keys = self._keys_on(index, users)
+        return view
+
+    def _keys_on(self, index, users):
+        """Keys of the crypto users of server ``index``, owner and shares from findAllKeys marks."""
+        by_handle = {}
+        for user in users:
+            if user.role != ROLE_CRYPTO_USER:
+                continue
+            if user.user_id not in self._key_lists:
+                text = self.command("findAllKeys %d 0" % user.user_id)
+                self._key_lists[user.user_id] = parse_find_all_keys(text)
+            for handle, mark in self._key_lists[user.user_id].get(index, []):
+                entry = by_handle.setdefault(handle, {"owner": None, "shared": []})
+                if mark == "o":
+                    entry["owner"] = user.name
+                elif mark == "s":
+                    entry["shared"].append(user.name)
+        return [Key(str(handle), owner=entry["owner"], shared=entry["shared"])
+                for handle, entry in sorted(by_handle.items()) if entry["owner"]]
+
+    def activate(self, target, password, default_password="password"):
+        index = self.resolve(target)
+        view = self.read_view(index)
+        preco = [user for user in view.users if user.role == "unactivated-admin"]
+        if not preco:
+            return OpResult(False, "%s has no PRECO user: it is already activated." % self.server_name(index),
+                            "already_active")
+        name = preco[0].name
+        outputs = self._in_server(index, [
+            ("loginHSM PRECO %s -hpswd" % name, default_password),
+            ("changePswd PRECO %s -hpswd" % name, password),
+            ("logoutHSM", None),
+        ])
+        failure = command_failure(outputs[0]) or command_failure(outputs[1])
+        self._users = None
+        if failure:
+            return OpResult(False, failure)
+        return OpResult(True, "activated %s: the PRECO user %s is now a crypto officer" % (self.server_name(index), name))
+
+    def _mutate(self, target, line, password=None, command=None):
+        index = self.resolve(target)
+        text = self._in_server(index, [(line, password)])[0]
+        self._users = None
+        failure = command_failure(text)
+        if failure:
+            return OpResult(False, failure, text)
+        return OpResult(True, text.strip().splitlines()[-1] if text.strip() else "", text)
+
+    def create_user(self, target, spec, password):
+        return self._mutate(target, "createUser %s %s -hpswd" % (ROLE_TO_SDK3_TYPE[spec.role], spec.name), password)
+
+    def change_password(self, target, spec, password):
+        return self._mutate(target, "changePswd %s %s -hpswd" % (ROLE_TO_SDK3_TYPE[spec.role], spec.name), password)
+
+    def delete_user(self, target, user):
+        return self._mutate(target, "deleteUser %s %s" % (ROLE_TO_SDK3_TYPE.get(user.role, "CU"), user.name))
+
+    def replicate_users(self, users, source, destination):
+        destination_index = self.resolve(destination)
+        outputs = self._in_server(self.resolve(source), [
+            ("syncUser %d %d" % (user.user_id, destination_index), None) for user in users])
+        self._users = None
+        return [self._sync_result(text, "syncUser") for text in outputs]
+
+    def replicate_keys(self, keys, source, destination):
+        destination_index = self.resolve(destination)
+        outputs = self._in_server(self.resolve(source), [
+            ("syncKey %s %d" % (key.reference, destination_index), None) for key in keys])
+        self._key_lists = {}
+        return [self._sync_result(text, "syncKey") for text in outputs]
+
+    @staticmethod
+    def _sync_result(text, command):
+        if re.search(r"%s success" % command, text):
+            return OpResult(True, "%s success" % command, text)
+        return OpResult(False, command_failure(text) or text.strip() or "%s printed no success line" % command, text)
+
+
+class KmuSession(object):
+    """key_mgmt_util: the keys of the one cluster the client daemon serves; needs a crypto-user login."""
+
+    def __init__(self, settings, secrets=()):
+        self.tool = ToolSession([settings.tool(SDK3_KEY_TOOL)], timeout=settings.timeout, secrets=secrets,
+                                name=SDK3_KEY_TOOL)
+        self.banner = _first_prompt(self.tool, match_kmu_prompt)
+
+    def command(self, line, password=None):
+        if password:
+            self.tool.add_secret(password)
+        self.tool.send(line)
+        output = []
+        while True:
+            text, prompt = self.tool.read_until(match_kmu_prompt)
+            output.append(text)
+            if prompt.lower().endswith("password:"):
+                self.tool.send(password or "")
+            else:
+                return "".join(output)
+
+    def close(self):
+        self.tool.close(quit_command="exit")
+
+    def targets(self):
+        return ["daemon"]
+
+    def login(self, username, role, password, targets=None):
+        if role != "crypto-user":
+            raise HsmError("key_mgmt_util manages keys as a crypto user; set role=crypto-user (got %s)." % role)
+        text = self.command("loginHSM -u CU -s %s -hpswd" % username, password)
+        ok, message = parse_kmu_status(text)[:2]
+        if not ok:
+            raise LoginFailed("key_mgmt_util loginHSM as crypto user %s was refused: %s. It was not retried, so the "
+                              "account is not locked by this run." % (username, message))
+
+    def user_ids(self):
+        return parse_kmu_users(self.command("listUsers"))
+
+    def find_keys(self, target, label, key_id=None):
+        line = "findKey -c 4 -l %s" % label
+        if key_id:
+            line += " -id %s" % key_id
+        text = self.command(line)
+        ok, message = parse_kmu_status(text)[:2]
+        if not ok:
+            raise HsmError("findKey -l %s failed: %s" % (label, message))
+        return [self.describe_key(handle) for handle in parse_find_key(text)]
+
+    def describe_key(self, handle):
+        work_dir = tempfile.mkdtemp(prefix="hsm-attr-")
+        path = os.path.join(work_dir, "attributes")
+        try:
+            text = self.command("getAttribute -o %d -a 512 -out %s" % (handle, path))
+            ok, message = parse_kmu_status(text)[:2]
+            if not os.path.exists(path):
+                raise HsmError("getAttribute -o %d wrote no file: %s" % (handle, message))
+            with open(path) as stream:
+                return key_from_attributes(str(handle), parse_attribute_file(stream.read()))
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
+            os.rmdir(work_dir)
+
+    def generate_key(self, target, spec):
+        line = "genSymKey -t %d -s %d -l %s" % (KMU_KEY_TYPES[spec.get("key_type", "aes")], spec["length_bytes"],
+                                                spec["label"])
+        if spec.get("key_id"):
+            line += " -id %s" % spec["key_id"]
+        if not spec.get("extractable"):
+            line += " -nex"
+        if spec.get("share_with"):
+            ids = self.user_ids()
+            unknown = [name for name in spec["share_with"] if name.lower() not in ids]
+            if unknown:
+                raise HsmError("cannot share key %r with %s: no such user on the cluster." % (
+                    spec["label"], ", ".join(unknown)))
+            line += " -u %s" % ",".join(str(ids[name.lower()]) for name in spec["share_with"])
+        text = self.command(line)
+        ok, message = parse_kmu_status(text)[:2]
+        handle = parse_gen_sym_key(text)
+        if not ok or handle is None:
+            raise HsmError("genSymKey for label %r failed: %s" % (spec["label"], message))
+        return self.describe_key(handle)
+
+    def delete_key(self, target, key):
+        text = self.command("deleteKey -k %s" % key.reference)
+        ok, message = parse_kmu_status(text)[:2]
+        return OpResult(ok, message, text)

@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Client SDK 5 driver: ``cloudhsm-cli interactive``, one process per module run, commands pipelined in batches.
+
+Every command answers with one JSON envelope ``{"error_code": 0|1, "data": ...}``; failures carry the message in
+``data``. Interactive mode prints a prompt and may print log lines (e.g. when it cannot write its log file), so the
+reader extracts envelopes from the stream and skips everything else. Passwords are passed as ``--password`` inside
+the commands written to stdin: they never reach argv of any process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible.module_utils.six.moves import shlex_quote
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
+    HsmError, LoginFailed, OpResult, SDK5_TOOL)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import ClusterView, Key, User
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolSession, scrub
+
+PAGE_SIZE = 1000
+BATCH_SIZE = 100
+ALREADY_ACTIVATED = "already been activated"
+
+# Repairs applied only when an object does not parse: the AWS samples drop a comma (hsm-info) and elide members
+# with "…" or "...8 keys later..."; real output never needs them, documented output does.
+_MISSING_COMMA = re.compile(r'("|\d|true|false|null|\]|\})(\s*\n\s*)(")')
+_ELISION = re.compile(r'\u2026|^\s*\.\.\.[^\n"]*\.\.\.\s*$|(?<=[}\]]),\.', re.M)
+_TRAILING_COMMA = re.compile(r',(\s*[\]}])')
+_DECODER = json.JSONDecoder()
+
+
+def _object_end(buffer, start):
+    """Index just past the JSON object opening at ``start`` (braces counted outside strings); None if incomplete."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(buffer)):
+        char = buffer[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def _starts_line(buffer, start):
+    """True when only whitespace or a prompt (text ending in '>') precedes ``start`` on its line."""
+    line = buffer[buffer.rfind("\n", 0, start) + 1:start].strip()
+    return not line or line.endswith(">")
+
+
+def _decode(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        repaired = _ELISION.sub(lambda m: "," if m.group(0) == ",." else "", text)
+        repaired = _TRAILING_COMMA.sub(r"\1", _MISSING_COMMA.sub(r"\1,\2\3", repaired))
+        return json.loads(repaired)
+
+
+def match_envelope(buffer):
+    """Matcher for ToolSession.read_until: the first envelope in ``buffer`` as (end, (error_code, data))."""
+    start = 0
+    while True:
+        start = buffer.find("{", start)
+        if start < 0:
+            return None
+        if not _starts_line(buffer, start):
+            start += 1
+            continue
+        try:
+            # Fast path: a complete, well-formed object (what the real tool prints).
+            obj, end = _DECODER.raw_decode(buffer, start)
+        except ValueError:
+            end = _object_end(buffer, start)
+            if end is None:
+                return None
+            try:
+                obj = _decode(buffer[start:end])
+            except ValueError:
+                start += 1
+                continue
+        if isinstance(obj, dict) and "error_code" in obj:
+            return end, (obj.get("error_code"), obj.get("data"))
+        start = end
+
+
+def parse_envelopes(text):
+    """Every envelope in ``text`` (concatenated objects, prompts and log lines in between), in order."""
+    envelopes = []
+    while True:
+        found = match_envelope(text)
+        if found is None:
+            return envelopes
+        end, envelope = found
+        envelopes.append(envelope)
+        text = text[end:]
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def parse_users(data):
+    """Users from the data of ``user list``."""
+    users = []
+    for entry in (data or {}).get("users", []):
+        users.append(User(entry.get("username", ""), entry.get("role", ""), locked=_bool(entry.get("locked", False)),
+                          coverage=entry.get("cluster-coverage", "full")))
+    return users
+
+
+def decode_key_id(value):
+    """Key ids print as text in some outputs and as ``0x<hex>`` of the bytes in others; return the text form."""
+    text = value or ""
+    if re.match(r"^0x([0-9a-fA-F]{2})*$", text):
+        try:
+            decoded = bytes.fromhex(text[2:]).decode("utf-8")
+        except ValueError:
+            return text.lower()
+        return decoded if decoded.isprintable() else text.lower()
+    return text
+
+
+def parse_key(entry):
+    """A Key from one ``key list`` entry or the ``key`` of generate/replicate output (verbose or not)."""
+    attributes = entry.get("attributes") or {}
+    info = entry.get("key-info") or {}
+    owners = [owner.get("username") for owner in info.get("key-owners", []) if owner.get("username")]
+    shared = [user.get("username") for user in info.get("shared-users", []) if user.get("username")]
+    key_id = decode_key_id(attributes.get("id"))
+    length = attributes.get("key-length-bytes")
+    return Key(
+        entry.get("key-reference"),
+        label=attributes.get("label"),
+        key_id=key_id,
+        check_value=attributes.get("check-value") if attributes.get("check-value") != "inconsistent" else None,
+        key_type=attributes.get("key-type"),
+        key_class=attributes.get("class"),
+        length=length if isinstance(length, int) else None,
+        owner=owners[0] if owners else None,
+        shared=shared,
+        extractable=_bool(attributes.get("extractable")) if "extractable" in attributes else None,
+        coverage=info.get("cluster-coverage"),
+    )
+
+
+def parse_key_list(data):
+    """(keys, next_token) from the data of ``key list``; next_token is None on the last page."""
+    data = data or {}
+    return [parse_key(entry) for entry in data.get("matched_keys", [])], data.get("next_token")
+
+
+def command_line(*words, **options):
+    """One CLI command: words, then ``--option=value`` (None values skipped, True = bare flag, lists as separate
+    words). The ``=`` form keeps a value that starts with ``-`` (a password may) from being read as an option."""
+    parts = [shlex_quote(str(word)) for word in words]
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            if value:
+                parts.append(flag)
+                parts.extend(shlex_quote(str(item)) for item in value)
+        else:
+            parts.append(shlex_quote("%s=%s" % (flag, value)))
+    return " ".join(parts)
+
+
+def filter_words(filters):
+    """``attr.NAME=VALUE`` words for ``--filter`` from a dict (``key-reference`` passes through bare)."""
+    words = []
+    for name, value in sorted((filters or {}).items()):
+        if isinstance(value, bool):
+            value = str(value).lower()
+        words.append("%s=%s" % (name, value) if name == "key-reference" else "attr.%s=%s" % (name, value))
+    return words
+
+
+class Sdk5Driver(object):
+    sdk = "5"
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def open(self, targets, secrets=(), keys=False):
+        """A session on ``targets`` (cluster ids; [None] for a single-cluster config); ``keys`` changes nothing:
+        one cloudhsm-cli session does users and keys."""
+        return Sdk5Session(self.settings, targets, secrets)
+
+
+class Sdk5Session(object):
+
+    def __init__(self, settings, targets, secrets=()):
+        self.settings = settings
+        self._targets = list(targets) or [None]
+        argv = [settings.tool(SDK5_TOOL), "interactive"]
+        if self._targets[0]:
+            argv += ["--cluster-id", self._targets[0]]
+        self.tool = ToolSession(argv, timeout=settings.timeout, secrets=secrets, name=SDK5_TOOL)
+
+    def targets(self):
+        return list(self._targets)
+
+    def close(self):
+        self.tool.close(quit_command="quit")
+
+    def _target_option(self, target):
+        # The session starts on the first target; other targets are named per command.
+        return target if target and target != self._targets[0] else None
+
+    def run(self, line, secret=None):
+        """One command, one envelope: (error_code, data) with data scrubbed when it is a message."""
+        if secret:
+            self.tool.add_secret(secret)
+        self.tool.send(line)
+        code, data = self.tool.read_until(match_envelope)[1]
+        return code, self._clean(data)
+
+    def batch(self, lines):
+        """Many commands, pipelined BATCH_SIZE at a time (small enough never to fill the stdin pipe)."""
+        results = []
+        for start in range(0, len(lines), BATCH_SIZE):
+            chunk = lines[start:start + BATCH_SIZE]
+            self.tool.send("\n".join(chunk))
+            for unused_line in chunk:
+                code, data = self.tool.read_until(match_envelope)[1]
+                results.append((code, self._clean(data)))
+        return results
+
+    def _clean(self, data):
+        return scrub(data, self.tool.secrets) if isinstance(data, str) else data
+
+    def login(self, username, role, password, targets=None):
+        for target in targets or self._targets:
+            line = command_line("login", username=username, role=role, password=password,
+                                cluster_id=self._target_option(target))
+            code, data = self.run(line, secret=password)
+            if code != 0:
+                raise LoginFailed("login as %s (%s) on %s was refused: %s. It was not retried, so the account "
+                                  "is not locked by this run; check the username, role and password." % (
+                                      username, role, target or "the cluster", _text(data)))
+
+    def read_view(self, target, keys=False, key_filter=None):
+        code, data = self.run(command_line("user", "list", cluster_id=self._target_option(target)))
+        if code != 0:
+            raise HsmError("user list on %s failed: %s" % (target or "the cluster", _text(data)))
+        view = ClusterView(target or "default", parse_users(data))
+        if keys:
+            view.keys = self.list_keys(target, key_filter)
+        return view
+
+    def list_keys(self, target, key_filter=None):
+        keys, token = [], None
+        while True:
+            line = command_line("key", "list", cluster_id=self._target_option(target),
+                                filter=filter_words(key_filter), max_items=PAGE_SIZE, starting_token=token,
+                                verbose=True)
+            code, data = self.run(line)
+            if code != 0:
+                raise HsmError("key list on %s failed: %s" % (target or "the cluster", _text(data)))
+            page, token = parse_key_list(data)
+            keys.extend(page)
+            if not token:
+                return keys
+
+    def activate(self, target, password):
+        code, data = self.run(command_line("cluster", "activate", password=password,
+                                           cluster_id=self._target_option(target)), secret=password)
+        if code == 0:
+            return OpResult(True, _text(data))
+        if ALREADY_ACTIVATED in _text(data):
+            return OpResult(False, _text(data), "already_active")
+        return OpResult(False, _text(data))
+
+    def create_user(self, target, spec, password):
+        return self._result(self.run(command_line(
+            "user", "create", username=spec.name, role=spec.role, password=password,
+            cluster_id=self._target_option(target)), secret=password))
+
+    def change_password(self, target, spec, password):
+        return self._result(self.run(command_line(
+            "user", "change-password", username=spec.name, role=spec.role, password=password,
+            cluster_id=self._target_option(target)), secret=password))
+
+    def delete_user(self, target, user):
+        return self._result(self.run(command_line(
+            "user", "delete", username=user.name, role=user.role, cluster_id=self._target_option(target))))
+
+    def replicate_users(self, users, source, destination):
+        lines = [command_line("user", "replicate", username=user.name, role=user.role, source_cluster_id=source,
+                              destination_cluster_id=destination) for user in users]
+        return [self._result(result) for result in self.batch(lines)]
+
+    def replicate_keys(self, keys, source, destination):
+        lines = [command_line("key", "replicate", filter=["key-reference=%s" % key.reference],
+                              source_cluster_id=source, destination_cluster_id=destination) for key in keys]
+        return [self._result(result) for result in self.batch(lines)]
+
+    def generate_key(self, target, spec):
+        """spec: dict(label, key_type 'aes'|'generic-secret', length_bytes, extractable, share_with, key_id)."""
+        attributes = ["extractable=%s" % str(bool(spec.get("extractable"))).lower()]
+        if spec.get("key_id"):
+            attributes.append("id=%s" % spec["key_id"])
+        line = command_line("key", "generate-symmetric", spec.get("key_type", "aes"), label=spec["label"],
+                            key_length_bytes=spec["length_bytes"], attributes=attributes,
+                            share_crypto_users=list(spec.get("share_with") or []),
+                            cluster_id=self._target_option(target))
+        code, data = self.run(line)
+        if code != 0:
+            raise HsmError("generating key %r on %s failed: %s" % (spec["label"], target or "the cluster", _text(data)))
+        return parse_key((data or {}).get("key") or {})
+
+    def find_keys(self, target, label, key_id=None):
+        """Keys labelled ``label`` (and with id ``key_id`` when given) that the login sees."""
+        keys = self.list_keys(target, {"label": label})
+        return [key for key in keys if key.label == label and (key_id is None or (key.key_id or "") == key_id)]
+
+    def delete_key(self, target, key):
+        return self._result(self.run(command_line(
+            "key", "delete", filter=["key-reference=%s" % key.reference], cluster_id=self._target_option(target))))
+
+    @staticmethod
+    def _result(envelope):
+        code, data = envelope
+        return OpResult(code == 0, _text(data), data)
+
+
+def _text(data):
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"]
+    return json.dumps(data, sort_keys=True) if data is not None else ""

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The work of cloudhsm_key_sync and cloudhsm_user: read the clusters, plan (model.py), carry the plan out."""
+
+from __future__ import annotations
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
+    is_lineage_error, lineage_message, users_first_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
+    UserSpec, apply_key_plan, apply_user_plan, plan_key_sync, plan_user_replication, plan_users, select_keys)
+
+
+def _brief(key):
+    """What results list for a key: enough to find it, small enough for 10,000 of them."""
+    return {"key_reference": key.reference, "label": key.label, "id": key.key_id, "owner": key.owner}
+
+
+def lineage_probe(session, source, destination, username):
+    """True when ``destination`` is shown not to be a clone of ``source``.
+
+    Replicating the logged-in admin, who exists on both, changes nothing on a clone (the copy is refused as
+    already present) and is refused with a masking-key error between unrelated clusters.
+    """
+    source_view = session.read_view(source)
+    user = source_view.user(username)
+    if user is None or user.role != "admin":
+        return None
+    result = session.replicate_users([user], source, destination)[0]
+    return result.message if not result.ok and is_lineage_error(result.message) else None
+
+
+class KeySync(object):
+
+    def __init__(self, module, driver, session):
+        self.module = module
+        self.driver = driver
+        self.session = session
+        self.params = module.params
+
+    def _selection(self):
+        params = self.params
+        return dict(owner=params["owner"], labels=params["labels"], ids=params["ids"], references=params["handles"],
+                    attributes=params["filter"])
+
+    def run(self):
+        params, session = self.params, self.session
+        if self.driver.sdk == "3":
+            unsupported = [name for name in ("labels", "ids", "filter") if params[name]]
+            if params["purge"]:
+                unsupported.append("purge")
+            if unsupported:
+                fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
+                                  "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
+                                      ", ".join(unsupported)))
+        selection = self._selection()
+        source_view = session.read_view(params["source"], keys=True)
+        source_keys = select_keys(source_view.keys, **selection)
+        destinations = []
+        for name in params["destinations"]:
+            view = session.read_view(name, keys=True)
+            destinations.append((view, select_keys(view.keys, **selection)))
+        plans = plan_key_sync(source_keys, destinations, purge=params["purge"])
+
+        missing = [(plan, pair[0]) for plan, pair in zip(plans, destinations) if plan.missing_users]
+        if missing:
+            plan, view = missing[0]
+            if not self.module.check_mode:
+                detail = lineage_probe(session, params["source"], params["destinations"][plans.index(plan)],
+                                       params["username"])
+                if detail:
+                    fail(self.module, lineage_message(source_view.name, view.name, detail))
+            blocked = [[dict(_brief(key), reason="users missing on the destination: %s" % ", ".join(names))
+                        for key, names in plan.blocked] for plan in plans]
+            fail(self.module, " ".join(users_first_message(v.name, p.missing_users) for p, v in missing),
+                 destinations=[self._report(p, [], [], failed, []) for p, failed in zip(plans, blocked)])
+
+        reports, changed = [], False
+        for plan, (view, keys), name in zip(plans, destinations, params["destinations"]):
+            failed = [dict(_brief(key), reason=reason) for key, reason in plan.conflicts]
+            if self.module.check_mode:
+                synced, purged = list(plan.replicate), list(plan.purge)
+            else:
+                synced = self._replicate(plan, name, failed)
+                if synced is None:
+                    # Not a clone: stop here; earlier destinations' results stay in the report.
+                    fail(self.module, lineage_message(source_view.name, view.name, failed[-1]["reason"]),
+                         destinations=reports)
+                purged = self._purge(plan, name, failed)
+            changed = changed or bool(synced or purged)
+            reports.append(self._report(plan, synced, purged, failed, plan.kept))
+
+        summary = dict((field, sum(len(r[field]) for r in reports))
+                       for field in ("synced", "already_present", "failed", "purged"))
+        result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys)),
+                      destinations=reports, summary=summary)
+        if self.module._diff:
+            result["diff"] = [dict(before_header=view.name, after_header=view.name,
+                                   before="\n".join(sorted(str(k.label or k.reference) for k in keys)) + "\n",
+                                   after="\n".join(sorted(str(k.label or k.reference)
+                                                          for k in apply_key_plan(keys, plan))) + "\n")
+                              for plan, (view, keys) in zip(plans, destinations)]
+        if summary["failed"]:
+            fail(self.module, "%d key(s) could not be synced; see destinations[].failed for each reason." % (
+                summary["failed"]), **result)
+        return result
+
+    def _replicate(self, plan, destination, failed):
+        """Copy plan.replicate; the first key goes alone so a non-clone destination stops before any batch.
+        Returns the keys copied, or None when the destination is not a clone (the reason ends ``failed``)."""
+        keys = list(plan.replicate)
+        if not keys:
+            return []
+        source = self.params["source"]
+        first = self.session.replicate_keys(keys[:1], source, destination)[0]
+        if not first.ok and is_lineage_error(first.message):
+            failed.append(dict(_brief(keys[0]), reason=first.message))
+            return None
+        results = [first] + (self.session.replicate_keys(keys[1:], source, destination) if len(keys) > 1 else [])
+        synced = []
+        for key, result in zip(keys, results):
+            if result.ok:
+                synced.append(key)
+            else:
+                failed.append(dict(_brief(key), reason=result.message))
+        return synced
+
+    def _purge(self, plan, destination, failed):
+        purged = []
+        for key in plan.purge:
+            result = self.session.delete_key(destination, key)
+            if result.ok:
+                purged.append(key)
+            else:
+                failed.append(dict(_brief(key), reason="delete failed: %s" % result.message))
+        return purged
+
+    @staticmethod
+    def _report(plan, synced, purged, failed, kept):
+        return dict(cluster=plan.destination, synced=[_brief(k) for k in synced],
+                    already_present=[_brief(k) for k in plan.already_present], failed=failed,
+                    purged=[_brief(k) for k in purged],
+                    kept=[dict(_brief(k), reason=reason) for k, reason in kept])
+
+
+class UserSync(object):
+    """cloudhsm_user: declared users on every target, or users replicated from a source cluster."""
+
+    def __init__(self, module, driver, session):
+        self.module = module
+        self.driver = driver
+        self.session = session
+        self.params = module.params
+
+    def targets(self):
+        return self.params["clusters"] or self.session.targets()
+
+    def run(self):
+        if self.params["replicate_from"]:
+            return self.replicate()
+        return self.declare()
+
+    def declare(self):
+        params = self.params
+        specs = [UserSpec(u["name"], u["role"], u["state"]) for u in params["users"]]
+        passwords = dict((u["name"].lower(), u.get("password")) for u in params["users"])
+        reports, changed, refused = [], False, []
+        diff = []
+        for target in self.targets():
+            # Key owners matter only when a user may be deleted.
+            view = self.session.read_view(target, keys=any(s.state == "absent" for s in specs) or params["force"])
+            plan = plan_users(specs, view, update_password=params["update_password"], force=params["force"])
+            report = dict(cluster=view.name, created=[], deleted=[], password_changed=[], failed=[],
+                          refused=[dict(username=n, reason=r) for n, r in plan.refused])
+            refused.extend("%s: %s" % (view.name, reason) for unused_name, reason in plan.refused)
+            for spec in plan.create:
+                if not passwords.get(spec.name):
+                    report["failed"].append(dict(username=spec.name, reason="a password is needed to create it"))
+            if not self.module.check_mode:
+                self._apply(target, plan, passwords, report)
+            else:
+                report["created"] = [s.name for s in plan.create if passwords.get(s.name)]
+                report["deleted"] = [u.name for u in plan.delete]
+                report["password_changed"] = [s.name for s in plan.change_password]
+            changed = changed or bool(report["created"] or report["deleted"] or report["password_changed"])
+            reports.append(report)
+            diff.append(dict(before_header=view.name, after_header=view.name,
+                             before=_user_lines(view.users),
+                             after=_user_lines(apply_user_plan(view, plan).users)))
+        result = dict(changed=changed, clusters=reports)
+        if self.module._diff:
+            result["diff"] = diff
+        failures = ["%s: %s %s" % (r["cluster"], f["username"], f["reason"]) for r in reports for f in r["failed"]]
+        if refused or failures:
+            fail(self.module, "; ".join(refused + failures), **result)
+        return result
+
+    def _apply(self, target, plan, passwords, report):
+        for user in plan.delete:
+            self._record(report, "deleted", user.name, self.session.delete_user(target, user))
+        for spec in plan.create:
+            if passwords.get(spec.name):
+                self._record(report, "created", spec.name, self.session.create_user(target, spec, passwords[spec.name]))
+        for spec in plan.change_password:
+            if passwords.get(spec.name):
+                self._record(report, "password_changed", spec.name,
+                             self.session.change_password(target, spec, passwords[spec.name]))
+            else:
+                report["failed"].append(dict(username=spec.name, reason="update_password=always needs a password"))
+
+    @staticmethod
+    def _record(report, field, name, result):
+        if result.ok:
+            report[field].append(name)
+        else:
+            report["failed"].append(dict(username=name, reason=result.message))
+
+    def replicate(self):
+        params, session = self.params, self.session
+        source = params["replicate_from"]
+        names = [u["name"] for u in params["users"]] or None
+        source_view = session.read_view(source)
+        reports, changed, problems = [], False, []
+        for target in self.targets():
+            if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
+                continue
+            view = session.read_view(target)
+            todo, conflicts = plan_user_replication(source_view, view, names)
+            report = dict(cluster=view.name, replicated=[], failed=[dict(username=n, reason=r) for n, r in conflicts])
+            if todo and not self.module.check_mode:
+                results = session.replicate_users(todo[:1], source, target)
+                if not results[0].ok and is_lineage_error(results[0].message):
+                    fail(self.module, lineage_message(source_view.name, view.name, results[0].message))
+                if len(todo) > 1:
+                    results += session.replicate_users(todo[1:], source, target)
+                for user, result in zip(todo, results):
+                    self._record(report, "replicated", user.name, result)
+            elif todo:
+                report["replicated"] = [u.name for u in todo]
+            changed = changed or bool(report["replicated"])
+            problems.extend("%s: %s %s" % (view.name, f["username"], f["reason"]) for f in report["failed"])
+            reports.append(report)
+        result = dict(changed=changed, source=source_view.name, clusters=reports)
+        if problems:
+            fail(self.module, "; ".join(problems), **result)
+        return result
+
+
+def _user_lines(users):
+    return "".join("%s (%s)\n" % (u.name, u.role) for u in sorted(users, key=lambda u: u.name))

@@ -1,0 +1,184 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudhsm_key_sync
+version_added: 0.1.0
+short_description: Replicate AWS CloudHSM keys from a source cluster to its clones
+description:
+  - Makes every destination cluster hold every selected key of the source cluster, in one client session
+    (SDK 5 C(key replicate) pipelined in batches, SDK 3 C(syncKey) in one C(cloudhsm_mgmt_util) run).
+  - Keys are compared by their stable attributes (type, label, id, key check value) where the tool shows them, so a
+    key that is already on a destination is left alone whatever its handle. SDK 3 C(cloudhsm_mgmt_util) shows no
+    attributes; there keys are compared by handle and owner (C(syncKey) keeps the handle).
+  - Fails before changing anything when a destination lacks the owner or a share user of a key to copy (sync users
+    first with M(hsmops.cloudhsm.cloudhsm_user)), and stops at the first copy a destination refuses because it is
+    not a clone of the source (created from a backup of it, or both from a common backup).
+  - When a destination lacks users, the module first tells an unrelated cluster from a clone by replicating the
+    logged-in admin to it (a clone refuses that copy as already present; an unrelated cluster refuses it with a
+    masking-key error), so the message names the real problem. Check mode skips that probe.
+  - In check mode nothing is copied or deleted and the result is the drift report.
+  - The module fails when any key could not be copied or deleted; the result still lists every destination.
+author:
+  - hsmops.cloudhsm contributors (@hsmops)
+extends_documentation_fragment:
+  - hsmops.cloudhsm.hsm_client
+  - hsmops.cloudhsm.hsm_client.login
+options:
+  source:
+    description:
+      - The cluster holding the keys.
+      - SDK 5, a cluster id of the multi-cluster C(cloudhsm-cli.cfg). SDK 3, a server of O(client_config), by
+        index (its position in C(servers)) or by ENI IP.
+    type: str
+    required: true
+  destinations:
+    description:
+      - The clusters to copy the keys to, named as O(source) is.
+    type: list
+    elements: str
+    required: true
+  owner:
+    description:
+      - Only keys owned by this crypto user.
+    type: str
+  labels:
+    description:
+      - Only keys with one of these labels. SDK 5 only.
+    type: list
+    elements: str
+  ids:
+    description:
+      - Only keys with one of these ids. SDK 5 only.
+    type: list
+    elements: str
+  handles:
+    description:
+      - Only keys with one of these key references (SDK 5 C(0x...) references or decimal SDK 3 handles).
+    type: list
+    elements: str
+  filter:
+    description:
+      - "Only keys whose attributes have these values, for example C({key-type: aes, extractable: false}).
+        Attribute names are those of C(cloudhsm-cli key list --verbose). SDK 5 only."
+    type: dict
+  purge:
+    description:
+      - Also delete destination keys in the selection that the source does not hold.
+      - A key is only deleted while another copy of its material (type, length and key check value) stays on a
+        cluster this run sees; the only copy of a key is never deleted and is reported under RV(destinations[].kept).
+      - Deleting a key needs the crypto user that owns it (O(role=crypto-user)). SDK 5 only.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Copy every key of the primary cluster to its clone (SDK 5)
+  hsmops.cloudhsm.cloudhsm_key_sync:
+    source: cluster-abcdefghijk
+    destinations: [cluster-bcdefghijkl]
+    username: admin
+    password: "{{ hsm_admin_password }}"
+
+- name: Report drift only
+  hsmops.cloudhsm.cloudhsm_key_sync:
+    source: cluster-abcdefghijk
+    destinations: [cluster-bcdefghijkl, cluster-cdefghijklm]
+    labels: [payments-kek]
+    username: admin
+    password: "{{ hsm_admin_password }}"
+  check_mode: true
+  register: drift
+
+- name: SDK 3, servers of a SyncClusters.cfg (server 0 is the source HSM, 10.1.2.3 an HSM of the clone)
+  hsmops.cloudhsm.cloudhsm_key_sync:
+    sdk: '3'
+    client_config: /opt/cloudhsm/etc/SyncClusters.cfg
+    source: '0'
+    destinations: [10.1.2.3]
+    owner: app_crypto_user
+    username: admin
+    password: "{{ hsm_co_password }}"
+"""
+
+RETURN = r"""
+source:
+  description: The source cluster and how many keys it selected.
+  returned: always
+  type: dict
+  sample: {cluster: cluster-abcdefghijk, selected: 120}
+destinations:
+  description: What happened on each destination, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    cluster:
+      description: The destination.
+      type: str
+    synced:
+      description: Keys copied (in check mode, keys that would be copied).
+      type: list
+      elements: dict
+    already_present:
+      description: Selected source keys the destination already held.
+      type: list
+      elements: dict
+    failed:
+      description: Keys that could not be copied, each with a C(reason).
+      type: list
+      elements: dict
+    purged:
+      description: Destination keys deleted by O(purge) (would be deleted, in check mode).
+      type: list
+      elements: dict
+    kept:
+      description: Destination keys O(purge) left in place, each with a C(reason).
+      type: list
+      elements: dict
+summary:
+  description: Counts over all destinations.
+  returned: always
+  type: dict
+  sample: {synced: 3, already_present: 117, failed: 0, purged: 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import KeySync
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=client_argument_spec(
+            source=dict(type="str", required=True),
+            destinations=dict(type="list", elements="str", required=True),
+            owner=dict(type="str"),
+            labels=dict(type="list", elements="str"),
+            ids=dict(type="list", elements="str"),
+            handles=dict(type="list", elements="str"),
+            filter=dict(type="dict"),
+            purge=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["source"] in params["destinations"]:
+        fail(module, "source %s is also listed in destinations; a cluster cannot be synced to itself." % params["source"])
+    with hsm_session(module, [params["source"]] + params["destinations"]) as (driver, session):
+        outcome = KeySync(module, driver, session).run()
+    module.exit_json(**outcome)
+
+
+if __name__ == "__main__":
+    main()

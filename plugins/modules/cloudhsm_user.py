@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudhsm_user
+version_added: 0.1.0
+short_description: Manage AWS CloudHSM users on one or more clusters
+description:
+  - Makes the declared HSM users (admins and crypto users) present or absent on every target cluster, in one client
+    session, or replicates users from a source cluster to its clones (SDK 5 C(user replicate), SDK 3 C(syncUser)).
+  - Never deletes the last admin of a cluster or a user that owns keys unless O(force=true); the refusal says why.
+    A role cannot change in place; with O(force=true) the user is deleted and created again.
+  - Log in as an admin (SDK 3 crypto officer). Activating a new cluster is done by
+    M(hsmops.cloudhsm.cloudhsm_activate).
+  - Check mode reports what would change and changes nothing.
+author:
+  - hsmops.cloudhsm contributors (@hsmops)
+extends_documentation_fragment:
+  - hsmops.cloudhsm.hsm_client
+  - hsmops.cloudhsm.hsm_client.login
+options:
+  clusters:
+    description:
+      - The clusters to manage. SDK 5, cluster ids of the multi-cluster C(cloudhsm-cli.cfg) (omit with a
+        single-cluster configuration). SDK 3, servers of O(client_config) by index or ENI IP (default all).
+    type: list
+    elements: str
+    default: []
+  users:
+    description:
+      - The declared users. With O(replicate_from), only their names count, as the users to replicate (all
+        users of the source when empty).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: User name (case-insensitive, up to 31 letters, digits and underscores).
+        type: str
+        required: true
+      role:
+        description: Role of the user.
+        type: str
+        choices: [admin, crypto-user]
+        default: crypto-user
+      password:
+        description:
+          - Password of the user; needed to create it, and with O(update_password=always).
+        type: str
+      state:
+        description: Whether the user exists.
+        type: str
+        choices: [present, absent]
+        default: present
+  update_password:
+    description:
+      - V(on_create) sets passwords only for new users. V(always) also resets the password of existing users
+        (the HSM cannot tell whether it differs, so this always reports a change).
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  force:
+    description:
+      - Delete the last admin or a key owner when asked to, and recreate users whose role differs.
+    type: bool
+    default: false
+  replicate_from:
+    description:
+      - Copy users from this cluster (named like O(clusters)) to every cluster of O(clusters) that lacks them.
+      - The clusters must be clones of one backup.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Admins and crypto users on both clusters of a DR pair (SDK 5)
+  hsmops.cloudhsm.cloudhsm_user:
+    clusters: [cluster-abcdefghijk, cluster-bcdefghijkl]
+    username: admin
+    password: "{{ hsm_admin_password }}"
+    users:
+      - name: app_user1
+        role: crypto-user
+        password: "{{ app_user1_password }}"
+      - name: retired_user
+        state: absent
+
+- name: Copy every user of the primary to its clone
+  hsmops.cloudhsm.cloudhsm_user:
+    replicate_from: cluster-abcdefghijk
+    clusters: [cluster-bcdefghijkl]
+    username: admin
+    password: "{{ hsm_admin_password }}"
+
+- name: SDK 3, sync users from server 0 to server 1 of a SyncClusters.cfg
+  hsmops.cloudhsm.cloudhsm_user:
+    sdk: '3'
+    client_config: /opt/cloudhsm/etc/SyncClusters.cfg
+    replicate_from: '0'
+    clusters: ['1']
+    username: admin
+    password: "{{ hsm_co_password }}"
+"""
+
+RETURN = r"""
+clusters:
+  description: What happened on each cluster.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    cluster:
+      description: The cluster (SDK 5 id) or server (SDK 3).
+      type: str
+    created:
+      description: Users created (would be, in check mode).
+      type: list
+      elements: str
+    deleted:
+      description: Users deleted.
+      type: list
+      elements: str
+    password_changed:
+      description: Users whose password was set.
+      type: list
+      elements: str
+    replicated:
+      description: With O(replicate_from), users copied.
+      type: list
+      elements: str
+    refused:
+      description: Declared changes refused for safety, each with a C(reason).
+      type: list
+      elements: dict
+    failed:
+      description: Users the tool failed on, each with a C(reason).
+      type: list
+      elements: dict
+  sample: [{cluster: cluster-abcdefghijk, created: [app_user1], deleted: [], password_changed: [], refused: [],
+            failed: []}]
+source:
+  description: With O(replicate_from), the source cluster.
+  returned: when O(replicate_from) is set
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import UserSync
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=client_argument_spec(
+            clusters=dict(type="list", elements="str", default=[]),
+            users=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                role=dict(type="str", choices=["admin", "crypto-user"], default="crypto-user"),
+                password=dict(type="str", no_log=True),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+            )),
+            update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
+            force=dict(type="bool", default=False),
+            replicate_from=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    targets = list(params["clusters"])
+    if params["replicate_from"]:
+        if not targets:
+            module.fail_json(msg="replicate_from needs clusters: the clusters to copy users to.")
+        targets = [params["replicate_from"]] + [t for t in targets if t != params["replicate_from"]]
+    elif not params["users"]:
+        module.fail_json(msg="nothing to do: give users (declared users) or replicate_from.")
+    with hsm_session(module, targets or None) as (driver, session):
+        result = UserSync(module, driver, session).run()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Both drivers against the fake tools: one process per run, prompts answered, no retry, no secret in argv."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm import sdk5
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
+    ClientSettings, HsmError, LoginFailed, detect_sdk, get_driver, is_lineage_error)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import Key, User, UserSpec
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fake_tools
+
+ADMIN_PW = fake_tools.ADMIN_PW
+ALICE_PW = fake_tools.ALICE_PW
+keys_for = fake_tools.keys_for
+
+
+@pytest.fixture
+def hsm(tmp_path, monkeypatch):
+    env = fake_tools.Environment(tmp_path, monkeypatch, fake_tools.dr_state())
+    env.settings = ClientSettings(bin_dir=env.bin_dir, timeout=20)
+    return env
+
+
+def assert_no_secret_in_argv(hsm):
+    for kind, value in hsm.calls():
+        if kind == "argv":
+            assert not any(secret in " ".join(value) for secret in (ADMIN_PW, ALICE_PW))
+
+
+# ----------------------------------------------------------------------------------------------------- SDK 5
+
+def test_sdk5_reads_users_and_all_key_pages(hsm, monkeypatch):
+    monkeypatch.setattr(sdk5, "PAGE_SIZE", 3)
+    session = get_driver("5", hsm.settings).open(["c1", "c2"], secrets=[ADMIN_PW])
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        view = session.read_view("c1", keys=True)
+    finally:
+        session.close()
+    assert [u.name for u in view.users] == ["admin", "alice", "app_user"]
+    assert [k.label for k in view.keys] == ["k%d" % i for i in range(7)]
+    assert view.keys[0].owner == "alice" and view.keys[0].check_value == "0x000001"
+    argvs = [value for kind, value in hsm.calls() if kind == "argv"]
+    assert len(argvs) == 1 and argvs[0][1:] == ["interactive", "--cluster-id", "c1"]
+    assert_no_secret_in_argv(hsm)
+
+
+def test_sdk5_replicates_in_pipelined_batches_in_one_process(hsm, monkeypatch):
+    monkeypatch.setattr(sdk5, "BATCH_SIZE", 3)
+    session = get_driver("5", hsm.settings).open(["c1", "c2"])
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        keys = session.read_view("c1", keys=True).keys
+        results = session.replicate_keys(keys, "c1", "c2")
+        again = session.replicate_keys(keys[:1], "c1", "c2")
+    finally:
+        session.close()
+    assert all(r.ok for r in results) and len(results) == 7
+    assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(str(k["handle"]) for k in keys_for(7))
+    assert not again[0].ok and again[0].message == "Key replicate failed on 1 of 1 connections"
+    assert len([1 for kind, unused_value in hsm.calls() if kind == "argv"]) == 1
+
+
+def test_sdk5_unrelated_cluster_error_is_classified(hsm):
+    session = get_driver("5", hsm.settings).open(["c1", "c9"])
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        key = session.read_view("c1", keys=True).keys[0]
+        result = session.replicate_keys([key], "c1", "c9")[0]
+    finally:
+        session.close()
+    assert not result.ok and is_lineage_error(result.message)
+
+
+def test_sdk5_wrong_password_fails_once_without_retry_or_leak(hsm):
+    session = get_driver("5", hsm.settings).open(["c1", "c2"], secrets=["wrong-Pa55"])
+    with pytest.raises(LoginFailed) as caught:
+        session.login("admin", "admin", "wrong-Pa55")
+    session.close()
+    assert "wrong-Pa55" not in str(caught.value) and "not retried" in str(caught.value)
+    assert hsm.state()["clusters"]["c1"]["users"]["admin"]["failures"] == 1
+    assert hsm.state()["clusters"]["c2"]["users"]["admin"]["failures"] == 0
+    assert [value[0] for kind, value in hsm.calls() if kind == "command"] == ["login"]
+
+
+def test_sdk5_user_lifecycle_and_activation(hsm):
+    state = hsm.state()
+    state["clusters"]["c2"]["users"]["admin"].update(role="PRECO", password="x")
+    hsm.write(state)
+    session = get_driver("5", hsm.settings).open(["c1", "c2"])
+    try:
+        assert not session.read_view("c2").activated
+        assert session.activate("c2", ADMIN_PW).ok
+        again = session.activate("c2", ADMIN_PW)
+        assert not again.ok and again.data == "already_active"
+        session.login("admin", "admin", ADMIN_PW)
+        assert session.create_user("c1", UserSpec("bob"), "b0b-password").ok
+        exists = session.create_user("c1", UserSpec("bob"), "b0b-password")
+        assert not exists.ok and "already exists" in exists.message
+        assert session.change_password("c1", UserSpec("bob"), "n3w-password").ok
+        assert session.delete_user("c1", User("bob", "crypto-user")).ok
+        assert not session.delete_user("c1", User("alice", "crypto-user")).ok
+    finally:
+        session.close()
+    assert hsm.state()["clusters"]["c2"]["users"]["admin"]["role"] == "CO"
+
+
+def test_sdk5_generate_find_delete(hsm):
+    session = get_driver("5", hsm.settings).open(["c1"])
+    try:
+        session.login("alice", "crypto-user", ALICE_PW)
+        key = session.generate_key("c1", dict(label="new key", key_id="IT-1", length_bytes=16, extractable=False))
+        expected = ("new key", "IT-1", 16, False, "alice")
+        assert (key.label, key.key_id, key.length, key.extractable, key.owner) == expected
+        assert session.find_keys("c1", "new key", "IT-1") == [key]
+        assert session.find_keys("c1", "new key", "other") == []
+        assert session.delete_key("c1", key).ok
+        assert session.find_keys("c1", "new key") == []
+    finally:
+        session.close()
+    assert_no_secret_in_argv(hsm)
+
+
+def test_driver_selection(hsm, tmp_path):
+    assert get_driver("5", hsm.settings).sdk == "5"
+    assert get_driver("3", hsm.settings).sdk == "3"
+    assert detect_sdk(hsm.settings) == "5"
+    empty = ClientSettings(bin_dir=str(tmp_path / "nothing"))
+    with pytest.raises(HsmError, match="found neither cloudhsm-cli nor cloudhsm_mgmt_util"):
+        get_driver("auto", empty)
+    with pytest.raises(HsmError, match="needs cloudhsm-cli"):
+        get_driver("5", empty)
+
+
+def test_tool_session_times_out_with_scrubbed_output(tmp_path):
+    script = tmp_path / "silent"
+    script.write_text("#!/bin/sh\necho 'hello s3cr3t'\nsleep 30\n")
+    script.chmod(0o755)
+    session = ToolSession([str(script)], timeout=0.5, secrets=["s3cr3t"])
+    with pytest.raises(ToolError) as caught:
+        session.read_until(lambda buffer: None)
+    session.close(grace=0.1)
+    assert "within 0.5s" in str(caught.value) and "hello ********" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------------------------------- SDK 3
+
+def test_sdk3_one_cmu_session_reads_every_server(hsm):
+    session = get_driver("3", hsm.settings).open()
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        views = [session.read_view(str(i), keys=True) for i in range(3)]
+    finally:
+        session.close()
+    assert [v.name for v in views] == ["server 0 (10.0.0.10)", "server 1 (10.0.1.10)", "server 2 (10.0.2.10)"]
+    assert [k.reference for k in views[0].keys] == [str(h) for h in range(16, 23)]
+    assert views[0].keys[0].owner == "alice" and views[1].keys == []
+    argvs = [value for kind, value in hsm.calls() if kind == "argv"]
+    assert len(argvs) == 1 and argvs[0][1].endswith("cloudhsm_mgmt_util.cfg")
+    assert_no_secret_in_argv(hsm)
+
+
+def test_sdk3_users_answer_caution_and_never_retry(hsm):
+    session = get_driver("3", hsm.settings).open()
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        assert session.create_user("1", UserSpec("bob"), "b0b-password").ok
+        exists = session.create_user("1", UserSpec("bob"), "b0b-password")
+        assert not exists.ok and "This user is already created" in exists.message
+        owner = session.delete_user("0", User("alice", "CU"))
+        assert not owner.ok and "owns keys" in owner.message
+        assert session.change_password("1", UserSpec("bob"), "n3w-password").ok
+    finally:
+        session.close()
+    state = hsm.state()["clusters"]
+    assert state["c2"]["users"]["bob"]["password"] == "n3w-password" and "bob" not in state["c1"]["users"]
+    answers = [value for kind, value in hsm.calls() if kind == "answer"]
+    assert answers == ["A", "I"]
+    assert_no_secret_in_argv(hsm)
+
+
+def test_sdk3_sync_keys_and_users_and_lineage(hsm):
+    state = hsm.state()
+    state["clusters"]["c1"]["users"]["carol"] = dict(role="CU", password="c4rol-pw", id=9, failures=0)
+    hsm.write(state)
+    session = get_driver("3", hsm.settings).open()
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        keys = session.read_view("0", keys=True).keys
+        results = session.replicate_keys(keys, "0", "1")
+        bad = session.replicate_keys(keys[:1], "0", "10.0.2.10")[0]
+        carol = session.read_view("0").user("carol")
+        user_result = session.replicate_users([carol], "0", "1")[0]
+        after = session.read_view("1", keys=True)
+    finally:
+        session.close()
+    assert all(r.ok for r in results) and len(results) == 7
+    assert not bad.ok and is_lineage_error(bad.message)
+    assert user_result.ok and after.user("carol") is not None
+    assert [k.reference for k in after.keys] == [k.reference for k in keys]
+
+
+def test_sdk3_activation_through_preco(hsm):
+    state = hsm.state()
+    state["clusters"]["c2"]["users"]["admin"].update(role="PRECO", password="password")
+    hsm.write(state)
+    session = get_driver("3", hsm.settings).open()
+    try:
+        assert not session.read_view("1").activated
+        assert session.activate("1", ADMIN_PW).ok
+        assert session.read_view("1").activated
+        assert session.activate("1", ADMIN_PW).data == "already_active"
+    finally:
+        session.close()
+    assert hsm.state()["clusters"]["c2"]["users"]["admin"] == dict(role="CO", password=ADMIN_PW, id=1, failures=0)
+
+
+def test_sdk3_wrong_password_no_retry(hsm):
+    session = get_driver("3", hsm.settings).open(secrets=["bad-pw-123"])
+    with pytest.raises(LoginFailed) as caught:
+        session.login("admin", "admin", "bad-pw-123")
+    session.close()
+    assert "bad-pw-123" not in str(caught.value) and "RET_USER_LOGIN_FAILURE" in str(caught.value)
+    failures = [c["users"]["admin"]["failures"] for c in hsm.state()["clusters"].values()]
+    assert failures == [1, 1, 1]
+    assert [v for k, v in hsm.calls() if k == "command" and v != ["quit"]] == [["loginHSM", "CO"]]
+
+
+def test_sdk3_key_mgmt_util(hsm):
+    session = get_driver("3", hsm.settings).open(keys=True)
+    try:
+        session.login("alice", "crypto-user", ALICE_PW)
+        key = session.generate_key(None, dict(label="kek", key_type="aes", length_bytes=32, extractable=False,
+                                              share_with=["admin"]))
+        assert (key.label, key.key_type, key.length, key.extractable) == ("kek", "aes", 32, False)
+        assert [k.reference for k in session.find_keys(None, "kek")] == [key.reference]
+        assert session.delete_key(None, key).ok
+        assert not session.delete_key(None, Key("999")).ok
+        with pytest.raises(HsmError, match="no such user"):
+            session.generate_key(None, dict(label="x", length_bytes=16, share_with=["nobody"]))
+    finally:
+        session.close()
+    assert_no_secret_in_argv(hsm)
+
+
+def test_sdk3_tool_that_never_prompts_is_stopped(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "cloudhsm_mgmt_util.cfg").write_text('{"servers": [{"hostname": "10.0.0.1"}]}')
+    tool = bin_dir / "cloudhsm_mgmt_util"
+    tool.write_text("#!/bin/sh\necho 'Connecting to the server(s)'\nsleep 30 &\necho $! > %s/pid\nwait\n" % tmp_path)
+    tool.chmod(0o755)
+    with pytest.raises(ToolError, match="gave no complete answer"):
+        get_driver("3", ClientSettings(bin_dir=str(bin_dir), timeout=0.5)).open()
+    # The tool's own child (its sleep) went with it: gone, or a zombie waiting for init to reap it.
+    pid = int((tmp_path / "pid").read_text())
+    assert wait_until_dead(pid), "the tool's child process %d outlived it" % pid
+
+
+def wait_until_dead(pid, seconds=3.0):
+    stat = "/proc/%d/stat" % pid
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with open(stat) as handle:
+                if handle.read().split(")")[-1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
+    ClusterView, Key, User, UserSpec, apply_key_plan, apply_user_plan, normalize_reference, plan_key_sync,
+    plan_user_replication, plan_users, select_keys)
+
+
+def users(*pairs):
+    return [User(name, role) for name, role in pairs]
+
+
+BASE = users(("admin", "CO"), ("app_user", "AU"), ("alice", "CU"), ("bob", "crypto-user"))
+
+
+def key(ref, label, kcv, owner="alice", shared=(), key_id="", key_type="aes", length=32):
+    return Key(ref, label=label, key_id=key_id, check_value=kcv, key_type=key_type, length=length, owner=owner,
+               shared=shared)
+
+
+# ------------------------------------------------------------------------------------------------------ users
+
+def test_create_missing_and_leave_existing():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("alice", "crypto-user"), UserSpec("Carol", "admin")], view)
+    assert [s.name for s in plan.create] == ["carol"]
+    assert not plan.delete and not plan.change_password and not plan.refused
+
+
+def test_update_password_always_changes_existing_only():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("alice"), UserSpec("dave")], view, update_password="always")
+    assert [s.name for s in plan.change_password] == ["alice"]
+    assert [s.name for s in plan.create] == ["dave"]
+
+
+def test_last_admin_is_kept_unless_forced():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("admin", "admin", "absent")], view)
+    assert not plan.delete
+    assert "last admin" in plan.refused[0][1] and "force=true" in plan.refused[0][1]
+    assert [u.name for u in plan_users([UserSpec("admin", "admin", "absent")], view, force=True).delete] == ["admin"]
+
+
+def test_admin_may_go_when_another_is_declared_in_the_same_run():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("newadmin", "admin"), UserSpec("admin", "admin", "absent")], view)
+    assert [u.name for u in plan.delete] == ["admin"] and not plan.refused
+
+
+def test_key_owner_is_kept_unless_forced():
+    view = ClusterView("c1", BASE, [key("1", "k1", "0xaa"), key("2", "k2", "0xbb")])
+    plan = plan_users([UserSpec("alice", state="absent"), UserSpec("bob", state="absent")], view)
+    assert [u.name for u in plan.delete] == ["bob"]
+    assert plan.refused[0][0] == "alice" and "owns 2 key(s)" in plan.refused[0][1]
+
+
+def test_role_change_is_refused_without_force_and_recreated_with_it():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("bob", "admin")], view)
+    assert "cannot change in place" in plan.refused[0][1] and not plan.changes
+    forced = plan_users([UserSpec("bob", "admin")], view, force=True)
+    assert [u.name for u in forced.delete] == ["bob"] and [s.role for s in forced.create] == ["admin"]
+
+
+def test_builtin_users_are_never_touched():
+    view = ClusterView("c1", BASE)
+    plan = plan_users([UserSpec("app_user", "crypto-user"), UserSpec("app_user", state="absent")], view, force=True)
+    assert not plan.changes and len(plan.refused) == 2
+
+
+NAMES = ["admin", "alice", "bob", "carol", "dave", "erin"]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_property_applying_a_user_plan_then_replanning_is_empty(seed):
+    rng = random.Random(seed)
+    actual = [User("admin", "admin"), User("app_user", "AU")]
+    actual += [User(n, rng.choice(["admin", "crypto-user"])) for n in NAMES[1:] if rng.random() < 0.5]
+    keys = [key(str(i), "k%d" % i, "0x%06x" % i, owner=u.name) for i, u in enumerate(actual)
+            if u.role == "crypto-user" and rng.random() < 0.3]
+    view = ClusterView("c", actual, keys)
+    specs, seen = [], set()
+    for unused_round in range(rng.randint(0, 6)):
+        name = rng.choice(NAMES)
+        if name in seen:
+            continue
+        seen.add(name)
+        specs.append(UserSpec(name, rng.choice(["admin", "crypto-user"]), rng.choice(["present", "absent"])))
+    force = rng.random() < 0.5
+    plan = plan_users(specs, view, force=force)
+    after = apply_user_plan(view, plan)
+    again = plan_users(specs, after, force=force)
+    assert not again.changes
+    # Whatever was refused stays refused, and nothing else is.
+    assert sorted(r[0] for r in again.refused) == sorted(r[0] for r in plan.refused)
+    # Never lose the last admin or a key owner without force.
+    if not force:
+        assert any(u.role == "admin" for u in after.users)
+        assert set(k.owner for k in keys) <= set(u.name for u in after.users)
+
+
+def test_user_replication_plan():
+    source = ClusterView("src", BASE + users(("carol", "CU"), ("dave", "CO")))
+    dest = ClusterView("dst", users(("admin", "CO"), ("app_user", "AU"), ("alice", "CU"), ("dave", "CU")))
+    todo, conflicts = plan_user_replication(source, dest)
+    assert [u.name for u in todo] == ["bob", "carol"]
+    assert conflicts[0][0] == "dave" and "admin on src but crypto-user on dst" in conflicts[0][1]
+    todo = plan_user_replication(source, dest, names=["CAROL"])[0]
+    assert [u.name for u in todo] == ["carol"]
+    dest.users.extend(todo)
+    assert plan_user_replication(source, dest, names=["carol"]) == ([], [])
+
+
+# ------------------------------------------------------------------------------------------------------- keys
+
+def test_keys_match_by_attributes_not_by_handle():
+    src = [key("0x10", "a", "0x000001"), key("0x11", "b", "0x000002")]
+    dest_keys = [key("0x99", "a", "0x000001")]  # same key, other reference
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), dest_keys)])
+    assert [k.label for k in plan.already_present] == ["a"]
+    assert [k.label for k in plan.replicate] == ["b"]
+
+
+def test_same_reference_with_other_attributes_is_a_conflict():
+    src = [key("0x10", "a", "0x000001")]
+    dest_keys = [key("0x10", "other", "0x0000ff")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), dest_keys)])
+    assert not plan.replicate and "already holds reference 0x10" in plan.conflicts[0][1]
+
+
+def test_missing_owner_or_share_users_block_replication():
+    src = [key("1", "a", "0x01", owner="alice", shared=("carol",)), key("2", "b", "0x02", owner="zed")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [])])
+    assert not plan.replicate
+    assert sorted(plan.missing_users) == ["carol", "zed"]
+    assert plan.missing_users["zed"] == ["key 2 label 'b'"]
+    assert [(k.reference, names) for k, names in plan.blocked] == [("1", ["carol"]), ("2", ["zed"])]
+
+
+def test_purge_is_off_by_default_and_never_drops_the_only_copy():
+    src = [key("1", "a", "0x01")]
+    extra_only_here = key("5", "x", "0x55")
+    extra_everywhere = key("6", "y", "0x66")
+    unknown = Key("7", label="z", owner="alice")
+    d1 = (ClusterView("d1", BASE), [key("1", "a", "0x01"), extra_only_here, extra_everywhere, unknown])
+    d2 = (ClusterView("d2", BASE), [key("1", "a", "0x01"), extra_everywhere])
+    plans = plan_key_sync(src, [d1, d2])
+    assert not any(p.purge or p.kept for p in plans)
+    plans = plan_key_sync(src, [d1, d2], purge=True)
+    # y exists on d1 and d2: one copy may go, the last stays.
+    assert [k.label for k in plans[0].purge] == ["y"]
+    assert sorted(pair[0].label for pair in plans[0].kept) == ["x", "z"]
+    assert [pair[0].label for pair in plans[1].kept] == ["y"] and not plans[1].purge
+    assert "only copy" in plans[1].kept[0][1]
+
+
+def test_duplicates_are_counted():
+    src = [key("1", "a", "0x01"), key("2", "a", "0x01")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [key("1", "a", "0x01")])])
+    assert len(plan.already_present) == 1 and [k.reference for k in plan.replicate] == ["2"]
+
+
+def test_reference_identity_when_attributes_are_unknown():
+    src = [Key("262162", owner="alice"), Key("19", owner="bob")]
+    dest = [Key("262162", owner="alice")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), dest)])
+    assert [k.reference for k in plan.replicate] == ["19"]
+
+
+def test_selection():
+    keys = [key("0x0000000000000010", "a", "0x01", key_id="IT-1"), key("0x11", "b", "0x02", owner="bob"),
+            key("0x12", "c", "0x03", key_type="generic-secret")]
+    assert [k.label for k in select_keys(keys, owner="BOB")] == ["b"]
+    assert [k.label for k in select_keys(keys, labels=["a", "c"])] == ["a", "c"]
+    assert [k.label for k in select_keys(keys, ids=["IT-1"])] == ["a"]
+    assert [k.label for k in select_keys(keys, references=["16", "0x12"])] == ["a", "c"]
+    assert [k.label for k in select_keys(keys, attributes={"key-type": "generic-secret"})] == ["c"]
+    assert normalize_reference("0x0000000000300006") == normalize_reference("3145734")
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_property_applying_key_plans_then_replanning_is_empty(seed):
+    rng = random.Random(seed)
+    pool = [key("0x%x" % i, "k%d" % (i % 7), "0x%06x" % i, owner=rng.choice(["alice", "bob"])) for i in range(30)]
+    source = rng.sample(pool, rng.randint(0, 20))
+    destinations = []
+    for name in ("d1", "d2", "d3"):
+        held = rng.sample(pool, rng.randint(0, 15))
+        destinations.append((ClusterView(name, BASE), held))
+    purge = rng.random() < 0.5
+    plans = plan_key_sync(source, destinations, purge=purge)
+    applied = [(view, apply_key_plan(keys, plan)) for (view, keys), plan in zip(destinations, plans)]
+    again = plan_key_sync(source, applied, purge=purge)
+    for plan in again:
+        assert not plan.replicate and not plan.purge
+    # Every source key now sits on every destination, and no key material vanished from all clusters.
+    for view, keys in applied:
+        identities = set(k.identity for k in keys)
+        assert all(k.identity in identities for k in source)
+    before = set(k.material for k in source) | set(k.material for pair in destinations for k in pair[1])
+    after = set(k.material for k in source) | set(k.material for pair in applied for k in pair[1])
+    assert before == after

@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hsmops.cloudhsm.plugins.modules import cloudhsm_key_sync
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fake_tools
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.hsm_module_helpers import hsm  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.hsm_module_helpers import run_module
+
+ADMIN = dict(username="admin", password=fake_tools.ADMIN_PW)
+
+
+def run(env, capsys, **kwargs):
+    check_mode = kwargs.pop("check_mode", False)
+    diff = kwargs.pop("diff", False)
+    return run_module(cloudhsm_key_sync.main, env, dict(ADMIN, **kwargs), capsys, check_mode=check_mode, diff=diff)
+
+
+@pytest.mark.parametrize("sdk, source, destinations", [("5", "c1", ["c2"]), ("3", "0", ["10.0.1.10"])])
+def test_check_mode_reports_drift_then_sync_then_rerun_is_no_change(hsm, capsys, sdk, source, destinations):
+    drift = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations, check_mode=True, diff=True)
+    assert drift["changed"] is True and drift["summary"]["synced"] == 7
+    assert hsm.state()["clusters"]["c2"]["keys"] == {}
+    assert "diff" in drift and drift["diff"][0]["before"] == "\n"
+
+    synced = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
+    assert synced["changed"] is True
+    assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0}
+    assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
+
+    again = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
+    assert again["changed"] is False and again["summary"]["already_present"] == 7
+    # One client process per module run.
+    assert len([1 for kind, unused_value in hsm.calls() if kind == "argv"]) == 3
+
+
+def test_selection_by_label_and_handle(hsm, capsys):
+    result = run(hsm, capsys, source="c1", destinations=["c2"], labels=["k1", "k3"], handles=["0x10"])
+    assert result["summary"]["synced"] == 0 and result["source"]["selected"] == 0
+    result = run(hsm, capsys, source="c1", destinations=["c2"], labels=["k1", "k3"])
+    assert [k["label"] for k in result["destinations"][0]["synced"]] == ["k1", "k3"]
+    result = run(hsm, capsys, source="c1", destinations=["c2"], handles=["0x0000000000000010"])
+    assert [k["label"] for k in result["destinations"][0]["synced"]] == ["k0"]
+
+
+def test_missing_owner_fails_up_front_with_users_first(hsm, capsys):
+    state = hsm.state()
+    state["clusters"]["c1"]["users"]["zoe"] = dict(role="CU", password="z0e-password", id=7, failures=0)
+    state["clusters"]["c1"]["keys"]["40"] = dict(label="zk", id="", type="aes", size=16, kcv="0xabcdef",
+                                                 owner="zoe", shared=[], extractable=False)
+    hsm.write(state)
+    result = run(hsm, capsys, source="c1", destinations=["c2"])
+    assert result["failed"] is True
+    assert "lacks the owner or share users" in result["msg"] and "zoe" in result["msg"]
+    assert "Sync users first" in result["msg"]
+    assert result["destinations"][0]["synced"] == []
+    assert result["destinations"][0]["failed"] == [dict(key_reference="0x0000000000000028", label="zk", id="",
+                                                        owner="zoe", reason="users missing on the destination: zoe")]
+    assert hsm.state()["clusters"]["c2"]["keys"] == {}
+
+
+def test_unrelated_cluster_fails_with_the_clone_lineage_message(hsm, capsys):
+    result = run(hsm, capsys, source="c1", destinations=["c2", "c9"])
+    assert result["failed"] is True
+    assert "c1 and c9 are not clones of one backup" in result["msg"] and "masking key" in result["msg"]
+    # The clone listed first was synced, and its results are kept.
+    assert len(result["destinations"]) == 1 and len(result["destinations"][0]["synced"]) == 7
+    assert hsm.state()["clusters"]["c9"]["keys"] == {}
+    # Seven copies to the clone, then one attempt at the unrelated cluster, not seven.
+    assert len([1 for kind, value in hsm.calls() if kind == "command" and value == ["key", "replicate"]]) == 8
+
+
+def test_unrelated_cluster_without_its_users_still_gets_the_lineage_message(hsm, capsys):
+    state = hsm.state()
+    del state["clusters"]["c9"]["users"]["alice"]
+    hsm.write(state)
+    result = run(hsm, capsys, source="c1", destinations=["c9"])
+    assert "are not clones of one backup" in result["msg"]
+
+
+def test_wrong_password_fails_once_and_leaks_nothing(hsm, capsys):
+    result = run_module(cloudhsm_key_sync.main, hsm, dict(username="admin", password="Wr0ng-Pa55word",
+                                                          source="c1", destinations=["c2"]), capsys)
+    assert result["failed"] is True and "not retried" in result["msg"]
+    assert hsm.state()["clusters"]["c1"]["users"]["admin"]["failures"] == 1
+
+
+def test_purge_keeps_the_only_copy(hsm, capsys):
+    state = hsm.state()
+    lone = dict(label="lone", id="", type="aes", size=32, kcv="0x0000aa", owner="alice", shared=[],
+                extractable=False)
+    state["clusters"]["c2"]["keys"]["90"] = lone
+    hsm.write(state)
+    result = run_module(cloudhsm_key_sync.main, hsm, dict(username="alice", role="crypto-user",
+                                                          password=fake_tools.ALICE_PW, source="c1",
+                                                          destinations=["c2"], purge=True), capsys)
+    assert result["summary"]["purged"] == 0
+    assert result["destinations"][0]["kept"][0]["label"] == "lone"
+    assert "only copy" in result["destinations"][0]["kept"][0]["reason"]
+    assert "90" in hsm.state()["clusters"]["c2"]["keys"]
+
+
+def test_sdk3_rejects_label_selection_and_purge(hsm, capsys):
+    result = run(hsm, capsys, sdk="3", source="0", destinations=["1"], labels=["k1"], purge=True)
+    assert result["failed"] is True and "labels, purge need SDK 5" in result["msg"]
+
+
+def test_source_in_destinations_is_refused(hsm, capsys):
+    result = run(hsm, capsys, source="c1", destinations=["c1"])
+    assert result["failed"] is True and "cannot be synced to itself" in result["msg"]
