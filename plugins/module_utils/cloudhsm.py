@@ -1,0 +1,575 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Shared logic of the CloudHSM control-plane modules (the ``cloudhsmv2`` API).
+
+Clients with retries, paginated look-ups, normalisation of clusters, HSMs and backups to snake_case with tags as
+dicts, identifier validation with the API model's patterns, tag reconciliation, PEM loading, and the one waiter
+the modules use (botocore ships no waiters for cloudhsmv2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+try:
+    import botocore
+    import botocore.exceptions
+    import botocore.session
+
+    AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import normalize_boto3_result
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+# --- identifiers (patterns of the cloudhsmv2 API model, anchored) ---
+
+_SUFFIX = r"[2-7a-zA-Z]{11,16}"
+ID_PATTERNS = {
+    "cluster": re.compile(r"^cluster-%s$" % _SUFFIX),
+    "hsm": re.compile(r"^hsm-%s$" % _SUFFIX),
+    "backup": re.compile(r"^backup-%s$" % _SUFFIX),
+    "eni": re.compile(r"^eni-[0-9a-fA-F]{8,17}$"),
+    "ip": re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"),
+    "subnet": re.compile(r"^subnet-[0-9a-fA-F]{8,17}$"),
+    "vpc": re.compile(r"^vpc-[0-9a-fA-F]+$"),
+    "region": re.compile(r"^[a-z]{2}(-(gov|isob|iso))?-(east|west|north|south|central){1,2}-\d$"),
+    "availability_zone": re.compile(r"^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d[a-z]$"),
+}
+ID_DESCRIPTIONS = {
+    "cluster": "'cluster-' followed by 11 to 16 characters of [2-7a-zA-Z]",
+    "hsm": "'hsm-' followed by 11 to 16 characters of [2-7a-zA-Z]",
+    "backup": "'backup-' followed by 11 to 16 characters of [2-7a-zA-Z], or a backup ARN",
+    "eni": "'eni-' followed by 8 to 17 hexadecimal digits",
+    "ip": "an IPv4 address",
+    "subnet": "'subnet-' followed by 8 to 17 hexadecimal digits",
+    "vpc": "'vpc-' followed by hexadecimal digits",
+    "region": "a region name such as us-east-1",
+    "availability_zone": "an availability zone name such as us-east-1a",
+}
+BACKUP_ARN_PATTERN = re.compile(
+    r"^arn:(?P<partition>aws(-us-gov)?):cloudhsm:(?P<region>[a-z]{2}(-(gov|isob|iso))?-(east|west|north|south|central){1,2}-\d)"
+    r":(?P<account>\d{12}):backup/(?P<backup_id>backup-%s)$" % _SUFFIX
+)
+
+CLUSTER_STATES = [
+    "CREATE_IN_PROGRESS",
+    "UNINITIALIZED",
+    "INITIALIZE_IN_PROGRESS",
+    "INITIALIZED",
+    "ACTIVE",
+    "UPDATE_IN_PROGRESS",
+    "MODIFY_IN_PROGRESS",
+    "ROLLBACK_IN_PROGRESS",
+    "DELETE_IN_PROGRESS",
+    "DELETED",
+    "DEGRADED",
+]
+HSM_STATES = ["CREATE_IN_PROGRESS", "ACTIVE", "DEGRADED", "DELETE_IN_PROGRESS", "DELETED"]
+BACKUP_STATES = ["CREATE_IN_PROGRESS", "READY", "DELETED", "PENDING_DELETION"]
+# Clusters in these states no longer exist for practical purposes (a name may be reused).
+GONE_CLUSTER_STATES = ("DELETE_IN_PROGRESS", "DELETED")
+# A cluster in these states has been claimed: it holds a cluster certificate and more than one HSM is allowed
+# only once it is ACTIVE.
+INITIALIZED_CLUSTER_STATES = ("INITIALIZE_IN_PROGRESS", "INITIALIZED", "ACTIVE", "UPDATE_IN_PROGRESS",
+                              "MODIFY_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "DEGRADED")
+
+
+class CloudHsmError(Exception):
+    """A failure with a message meant for the user (resource, state found, state needed, fix)."""
+
+
+def validate_id(kind, value, option):
+    """Raise CloudHsmError unless value matches the API model's pattern for kind."""
+    if value is None:
+        return None
+    if kind == "backup" and BACKUP_ARN_PATTERN.match(value):
+        return value
+    if not ID_PATTERNS[kind].match(value):
+        raise CloudHsmError(
+            "%s=%r is not a valid %s identifier: expected %s." % (option, value, kind.replace("_", " "), ID_DESCRIPTIONS[kind])
+        )
+    return value
+
+
+def parse_backup_reference(value, option="backup_id"):
+    """Split a backup id or ARN into (backup_id, region or None, account or None)."""
+    validate_id("backup", value, option)
+    match = BACKUP_ARN_PATTERN.match(value)
+    if match:
+        return match.group("backup_id"), match.group("region"), match.group("account")
+    return value, None, None
+
+
+def partition_of_region(region):
+    """The AWS partition name of a region (aws, aws-us-gov, aws-cn, ...)."""
+    try:
+        found = botocore.session.get_session().get_partition_for_region(region)
+        if found:
+            return found
+    except (ValueError, AttributeError, botocore.exceptions.BotoCoreError):
+        pass
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def known_regions():
+    """Every region botocore's endpoint data lists for cloudhsmv2, across partitions."""
+    session = botocore.session.get_session()
+    regions = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("cloudhsmv2", partition_name=partition))
+    return regions
+
+
+def validate_region(region, option):
+    validate_id("region", region, option)
+    regions = known_regions()
+    if regions and region not in regions:
+        raise CloudHsmError(
+            "%s=%r is not a region where AWS CloudHSM is offered; known regions: %s." % (option, region, ", ".join(sorted(regions)))
+        )
+    return region
+
+
+# --- PEM material ---
+
+
+def load_pem(value, option):
+    """Return PEM text given either PEM text or a path to a PEM file."""
+    if value is None:
+        return None
+    if "-----BEGIN " in value:
+        text = value
+    else:
+        path = os.path.expanduser(value)
+        if not os.path.isfile(path):
+            raise CloudHsmError(
+                "%s is neither PEM text (no '-----BEGIN' line) nor a readable file: %r does not exist. "
+                "Pass the certificate itself or the path of a PEM file." % (option, value)
+            )
+        try:
+            with open(path, "r") as handle:
+                text = handle.read()
+        except (IOError, OSError) as e:
+            raise CloudHsmError("%s: cannot read %r: %s" % (option, value, e))
+        if "-----BEGIN " not in text:
+            raise CloudHsmError("%s: the file %r holds no PEM block (no '-----BEGIN' line)." % (option, value))
+    return text.strip() + "\n"
+
+
+def same_pem(left, right):
+    """True when two PEM texts carry the same blocks (line endings and surrounding space ignored)."""
+    if not left or not right:
+        return False
+    return "".join(left.split()) == "".join(right.split())
+
+
+# --- normalisation ---
+
+
+def _snake(resource, keep_keys=()):
+    """camel_dict_to_snake_dict with datetimes as ISO strings; keep_keys hold dicts whose keys are data."""
+    resource = normalize_boto3_result(resource)
+    kept = dict((key, resource.pop(key)) for key in keep_keys if key in resource)
+    result = camel_dict_to_snake_dict(resource)
+    for key, value in kept.items():
+        result[camel_dict_to_snake_dict({key: None}).popitem()[0]] = value
+    return result
+
+
+def normalize_hsm(hsm):
+    return _snake(hsm)
+
+
+def normalize_cluster(cluster):
+    """A cluster as the modules return it: snake_case, tags as a dict, the PRECO password left out."""
+    if cluster is None:
+        return None
+    cluster = dict(cluster)
+    tags = boto3_tag_list_to_ansible_dict(cluster.pop("TagList", None) or [])
+    cluster.pop("PreCoPassword", None)  # a credential: never in results or logs
+    hsms = cluster.pop("Hsms", None) or []
+    result = _snake(cluster, keep_keys=("SubnetMapping",))
+    result["hsms"] = [normalize_hsm(hsm) for hsm in hsms]
+    result["tags"] = tags
+    result["name"] = tags.get("Name")
+    result.setdefault("certificates", {})
+    result.setdefault("subnet_mapping", {})
+    return result
+
+
+def normalize_backup(backup):
+    if backup is None:
+        return None
+    backup = dict(backup)
+    tags = boto3_tag_list_to_ansible_dict(backup.pop("TagList", None) or [])
+    result = _snake(backup)
+    result["tags"] = tags
+    return result
+
+
+def retention_days(cluster):
+    """The cluster's backup retention in days as an int, or None."""
+    policy = (cluster or {}).get("BackupRetentionPolicy") or {}
+    try:
+        return int(policy.get("Value"))
+    except (TypeError, ValueError):
+        return None
+
+
+# --- API access ---
+
+# On top of botocore's own retries: the service's retryable internal failure and the throttling code
+# (AWSRetry's default list has "Throttling" but not "ThrottlingException").
+RETRY_DECORATOR = AWSRetry.jittered_backoff(
+    retries=10, catch_extra_error_codes=["CloudHsmInternalFailureException", "ThrottlingException"]
+)
+
+
+def cloudhsm_client(module, region=None):
+    """A cloudhsmv2 client whose methods retry with jittered backoff when called with aws_retry=True."""
+    extra = {}
+    if region:
+        extra["region"] = region
+    return module.client("cloudhsmv2", retry_decorator=RETRY_DECORATOR, **extra)
+
+
+def _paginate(method, result_key, **params):
+    items = []
+    while True:
+        page = method(aws_retry=True, **params)
+        items.extend(page.get(result_key) or [])
+        token = page.get("NextToken")
+        if not token:
+            return items
+        params["NextToken"] = token
+
+
+def describe_clusters(client, cluster_ids=None, states=None, vpc_ids=None):
+    filters = {}
+    if cluster_ids:
+        filters["clusterIds"] = list(cluster_ids)
+    if states:
+        filters["states"] = list(states)
+    if vpc_ids:
+        filters["vpcIds"] = list(vpc_ids)
+    params = {"Filters": filters} if filters else {}
+    return _paginate(client.describe_clusters, "Clusters", **params)
+
+
+def get_cluster(client, cluster_id):
+    """The cluster (raw API shape) or None when it does not exist."""
+    try:
+        clusters = describe_clusters(client, cluster_ids=[cluster_id])
+    except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+        return None
+    for cluster in clusters:
+        if cluster.get("ClusterId") == cluster_id:
+            return cluster
+    return None
+
+
+def cluster_name(cluster):
+    for tag in cluster.get("TagList") or []:
+        if tag.get("Key") == "Name":
+            return tag.get("Value")
+    return None
+
+
+def find_clusters_by_name(client, name):
+    """Live clusters (not being deleted) whose Name tag is name."""
+    return [
+        cluster
+        for cluster in describe_clusters(client)
+        if cluster_name(cluster) == name and cluster.get("State") not in GONE_CLUSTER_STATES
+    ]
+
+
+def describe_backups(client, backup_ids=None, cluster_ids=None, source_backup_ids=None, states=None,
+                     never_expires=None, sort_ascending=None, shared=None):
+    filters = {}
+    if backup_ids:
+        filters["backupIds"] = list(backup_ids)
+    if cluster_ids:
+        filters["clusterIds"] = list(cluster_ids)
+    if source_backup_ids:
+        filters["sourceBackupIds"] = list(source_backup_ids)
+    if states:
+        filters["states"] = list(states)
+    if never_expires is not None:
+        filters["neverExpires"] = ["true" if never_expires else "false"]
+    params = {}
+    if filters:
+        params["Filters"] = filters
+    if sort_ascending is not None:
+        params["SortAscending"] = sort_ascending
+    if shared is not None:
+        params["Shared"] = shared
+    return _paginate(client.describe_backups, "Backups", **params)
+
+
+def get_backup(client, backup_id):
+    """The backup (raw API shape) or None when it does not exist."""
+    try:
+        backups = describe_backups(client, backup_ids=[backup_id])
+    except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+        return None
+    for backup in backups:
+        if backup.get("BackupId") == backup_id:
+            return backup
+    return None
+
+
+def newest(backups):
+    """The most recently created backup of a list, or None."""
+    backups = [backup for backup in backups if backup.get("CreateTimestamp") is not None]
+    if not backups:
+        return None
+    return max(backups, key=lambda backup: backup["CreateTimestamp"])
+
+
+def find_hsm(cluster, hsm_id=None, eni_id=None, eni_ip=None):
+    """The HSM of a cluster identified by id, ENI id or ENI IP, or None."""
+    for hsm in (cluster or {}).get("Hsms") or []:
+        if hsm_id and hsm.get("HsmId") == hsm_id:
+            return hsm
+        if eni_id and hsm.get("EniId") == eni_id:
+            return hsm
+        if eni_ip and hsm.get("EniIp") == eni_ip:
+            return hsm
+    return None
+
+
+def warn(module, msg):
+    """Warn through AnsibleModule itself: AnsibleAWSModule re-sends recorded warnings to exit_json, which
+    ansible-core 2.19 reports as deprecated."""
+    target = getattr(module, "_module", module)
+    target.warn(msg)
+
+
+# --- tags ---
+
+
+def reconcile_tags(module, client, resource_id, current_tags, desired_tags, purge_tags):
+    """Make a resource's tags match desired_tags; returns True when something changed (or would in check mode).
+
+    desired_tags None leaves the tags alone. Nothing is called in check mode.
+    """
+    if desired_tags is None:
+        return False
+    to_set, to_unset = compare_aws_tags(current_tags or {}, desired_tags, purge_tags=purge_tags)
+    if not to_set and not to_unset:
+        return False
+    if module.check_mode:
+        return True
+    try:
+        if to_unset:
+            client.untag_resource(aws_retry=True, ResourceId=resource_id, TagKeyList=to_unset)
+        if to_set:
+            client.tag_resource(aws_retry=True, ResourceId=resource_id, TagList=ansible_dict_to_boto3_tag_list(to_set))
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to update the tags of %s" % resource_id)
+    return True
+
+
+def apply_tags_locally(resource, desired_tags, purge_tags):
+    """The TagList a resource will have after reconcile_tags, for results without another describe."""
+    if desired_tags is None:
+        return resource
+    current = boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+    to_set, to_unset = compare_aws_tags(current, desired_tags, purge_tags=purge_tags)
+    for key in to_unset:
+        current.pop(key, None)
+    current.update(dict((key, str(value)) for key, value in to_set.items()))
+    resource = dict(resource)
+    resource["TagList"] = ansible_dict_to_boto3_tag_list(current)
+    return resource
+
+
+# --- waiting ---
+
+# Module-level so that unit tests can replace them.
+_sleep = time.sleep
+_clock = time.monotonic
+
+
+class StateWaiter:
+    """Poll a resource until it reaches a wanted state, with backoff and a deadline.
+
+    The first poll comes after first_delay seconds, each later delay is factor times longer, capped at max_delay,
+    and no sleep passes the deadline. A resource in a failed state ends the wait at once.
+    """
+
+    GONE = "GONE"  # the state of a resource that no longer exists
+
+    def __init__(self, timeout, first_delay=2.0, max_delay=15.0, factor=1.5):
+        self.timeout = timeout
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self.factor = factor
+
+    def wait(self, fetch, state_of, label, wanted, failed=(), fail_when_gone=True, initial=None):
+        """Return the resource once state_of(resource) is in wanted (GONE allowed when wanted holds it).
+
+        fetch() returns the resource or None when it does not exist. initial is an already fetched resource that
+        saves the first describe. Raises CloudHsmError on a failed state, an unexpected disappearance, or timeout.
+        """
+        wanted = tuple(wanted)
+        deadline = _clock() + self.timeout
+        delay = self.first_delay
+        resource = initial
+        checked = initial is not None
+        while True:
+            if checked:
+                state = self.GONE if resource is None else state_of(resource)
+                if state in wanted:
+                    return resource
+                if state in failed:
+                    raise CloudHsmError(
+                        "%s is in state %s while waiting for %s%s; it will not get there by itself. %s"
+                        % (label, state, " or ".join(wanted), _state_message(resource), _failure_hint(state))
+                    )
+                if state == self.GONE and fail_when_gone:
+                    raise CloudHsmError("%s disappeared while waiting for %s." % (label, " or ".join(wanted)))
+            remaining = deadline - _clock()
+            if remaining <= 0:
+                state = "unknown" if not checked else (self.GONE if resource is None else state_of(resource))
+                raise CloudHsmError(
+                    "Timed out after %ss waiting for %s to reach %s; it is still in state %s. "
+                    "Raise wait_timeout, or rerun the task later (it resumes from the current state)."
+                    % (self.timeout, label, " or ".join(wanted), state)
+                )
+            _sleep(min(delay, remaining))
+            delay = min(delay * self.factor, self.max_delay)
+            resource = fetch()
+            checked = True
+
+
+def _state_message(resource):
+    message = (resource or {}).get("StateMessage")
+    return " (%s)" % message if message else ""
+
+
+def _failure_hint(state):
+    if state == "DEGRADED":
+        return "Delete the degraded resource and create it again."
+    if state in ("DELETED", "DELETE_IN_PROGRESS", "PENDING_DELETION"):
+        return "It is being or has been deleted."
+    return ""
+
+
+def cluster_state(cluster):
+    return cluster.get("State")
+
+
+def hsm_state(hsm):
+    return hsm.get("State")
+
+
+def backup_state(backup):
+    return backup.get("BackupState")
+
+
+def wait_for_cluster(client, cluster_id, wanted, timeout, initial=None):
+    """Wait for a cluster to reach one of wanted (StateWaiter.GONE for deletion); returns the raw cluster."""
+    gone_ok = StateWaiter.GONE in wanted or "DELETED" in wanted
+    if gone_ok and StateWaiter.GONE not in wanted:
+        wanted = tuple(wanted) + (StateWaiter.GONE,)
+    failed = ("DEGRADED",) if gone_ok else ("DELETED", "DELETE_IN_PROGRESS", "DEGRADED")
+    return StateWaiter(timeout).wait(
+        lambda: get_cluster(client, cluster_id),
+        cluster_state,
+        "cluster %s" % cluster_id,
+        wanted,
+        failed=tuple(state for state in failed if state not in wanted),
+        fail_when_gone=not gone_ok,
+        initial=initial,
+    )
+
+
+def wait_for_hsms(client, cluster_id, hsm_ids, timeout, deleted=False, initial=None):
+    """Wait until every HSM of hsm_ids is ACTIVE (or gone when deleted); returns the raw cluster."""
+    hsm_ids = set(hsm_ids)
+
+    def summary_state(cluster):
+        if cluster is None:
+            return StateWaiter.GONE
+        states = {}
+        for hsm in cluster.get("Hsms") or []:
+            if hsm.get("HsmId") in hsm_ids:
+                states[hsm["HsmId"]] = hsm.get("State")
+        if deleted:
+            remaining = [hsm_id for hsm_id, state in states.items() if state != "DELETED"]
+            return "DELETED" if not remaining else "DELETE_IN_PROGRESS"
+        if any(state == "DEGRADED" for state in states.values()):
+            return "DEGRADED"
+        if len(states) < len(hsm_ids):
+            return StateWaiter.GONE
+        if all(state == "ACTIVE" for state in states.values()):
+            return "ACTIVE"
+        return "CREATE_IN_PROGRESS"
+
+    label = "HSM%s %s of cluster %s" % ("s" if len(hsm_ids) > 1 else "", ", ".join(sorted(hsm_ids)), cluster_id)
+    wanted = ("DELETED",) if deleted else ("ACTIVE",)
+    failed = () if deleted else ("DEGRADED",)
+    cluster = StateWaiter(timeout).wait(
+        lambda: get_cluster(client, cluster_id),
+        summary_state,
+        label,
+        wanted + ((StateWaiter.GONE,) if deleted else ()),
+        failed=failed,
+        fail_when_gone=not deleted,
+        initial=initial,
+    )
+    return cluster
+
+
+def wait_for_backup(client, backup_id, wanted, timeout, label=None, initial=None):
+    gone_ok = StateWaiter.GONE in wanted
+    failed = tuple(state for state in ("DELETED", "PENDING_DELETION") if state not in wanted)
+    return StateWaiter(timeout).wait(
+        lambda: get_backup(client, backup_id),
+        backup_state,
+        label or "backup %s" % backup_id,
+        wanted,
+        failed=failed,
+        fail_when_gone=not gone_ok,
+        initial=initial,
+    )
+
+
+def live_hsms(cluster):
+    """The HSMs of a cluster that count: not being deleted, one per ENI (AWS replaces a failed HSM on its ENI)."""
+    hsms = []
+    by_eni = {}
+    for hsm in (cluster or {}).get("Hsms") or []:
+        if hsm.get("State") in ("DELETE_IN_PROGRESS", "DELETED"):
+            continue
+        eni = hsm.get("EniId")
+        if eni and eni in by_eni:
+            # keep the healthier of two HSMs on one ENI
+            if by_eni[eni].get("State") != "ACTIVE" and hsm.get("State") == "ACTIVE":
+                hsms[hsms.index(by_eni[eni])] = hsm
+                by_eni[eni] = hsm
+            continue
+        if eni:
+            by_eni[eni] = hsm
+        hsms.append(hsm)
+    return hsms

@@ -1,0 +1,628 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudhsm_cluster
+version_added: 0.1.0
+short_description: Create, initialize, modify and delete AWS CloudHSM clusters
+description:
+  - Creates an AWS CloudHSM cluster, or a clone of one from a backup with O(source_backup_id), and waits until it
+    is ready for its first HSM.
+  - Returns the cluster including C(certificates.cluster_csr) once the first HSM exists (see
+    M(hsmops.cloudhsm.cloudhsm_hsm)), so that a playbook can sign the CSR and call this module again with
+    O(signed_cert) and O(trust_anchor) to initialize (claim) the cluster.
+  - Changes the backup retention and the HSM type in place; refuses changes that AWS cannot make in place
+    (O(mode), O(subnet_ids), O(network_type), O(source_backup_id)) with a message naming the option.
+  - With O(state=absent), deletes the cluster's HSMs first, waits for them to go, then deletes the cluster.
+  - Activation (setting the first admin password) happens on the HSM, not through this API.
+author:
+  - hsmops.cloudhsm contributors (@hsmops)
+options:
+  state:
+    description:
+      - Whether the cluster should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  cluster_id:
+    description:
+      - The id of an existing cluster.
+      - One of O(cluster_id) or O(name) is required.
+    type: str
+  name:
+    description:
+      - The name of the cluster, kept as its C(Name) tag. Identifies the cluster when O(cluster_id) is not given.
+      - Two live clusters with the same name are an error that lists them.
+    type: str
+  hsm_type:
+    description:
+      - The HSM type. When creating, defaults to the type of the O(source_backup_id) backup, or V(hsm2m.medium).
+      - Changing the type of an existing V(ACTIVE) cluster migrates it in place (ModifyCluster).
+    type: str
+  mode:
+    description:
+      - The cluster mode. Required when creating a cluster of any type except V(hsm1.medium), unless the mode can
+        be taken from the O(source_backup_id) backup.
+      - Cannot be changed after creation.
+    type: str
+    choices: [FIPS, NON_FIPS]
+  subnet_ids:
+    description:
+      - The subnets of the cluster, one per availability zone (1 to 10). Required when creating.
+      - Cannot be changed after creation.
+    type: list
+    elements: str
+  network_type:
+    description:
+      - The network type. The API defaults to V(IPV4).
+      - Cannot be changed after creation.
+    type: str
+    choices: [IPV4, DUALSTACK]
+  source_backup_id:
+    description:
+      - Create the cluster from this backup (an id, or an ARN for a backup of another account). The backup must
+        be in the cluster's region and V(READY).
+      - A cluster created from a backup needs no initialization or activation; add an HSM to it.
+    type: str
+  backup_retention_days:
+    description:
+      - How many days the service keeps the cluster's backups (7 to 379). The API default is 90.
+    type: int
+  signed_cert:
+    description:
+      - The cluster certificate (the cluster CSR signed by your issuing CA), as PEM text or the path of a PEM file.
+      - Together with O(trust_anchor), initializes an V(UNINITIALIZED) cluster that has its first HSM.
+      - For a cluster that is already initialized with the same certificate this is no change; a different
+        certificate is an error.
+    type: str
+  trust_anchor:
+    description:
+      - The self-signed root certificate of your issuing CA, as PEM text or the path of a PEM file.
+    type: str
+notes:
+  - Supports check mode (no call that changes anything is made) and diff mode.
+  - With O(state=absent), the deletion of the cluster's HSMs is always waited for, because AWS refuses to delete a
+    cluster that still has HSMs; O(wait) decides whether the deletion of the cluster itself is waited for.
+seealso:
+  - module: hsmops.cloudhsm.cloudhsm_hsm
+  - module: hsmops.cloudhsm.cloudhsm_cluster_info
+  - module: hsmops.cloudhsm.cloudhsm_backup_copy
+extends_documentation_fragment:
+  - hsmops.cloudhsm.cloudhsm_wait
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Create a cluster and wait until it is UNINITIALIZED
+  hsmops.cloudhsm.cloudhsm_cluster:
+    name: dr-primary
+    mode: FIPS
+    subnet_ids:
+      - subnet-0e358c43
+      - subnet-f1d6e798
+    backup_retention_days: 30
+    tags:
+      Environment: production
+  register: primary
+
+- name: Initialize it once the first HSM exists and its CSR is signed
+  hsmops.cloudhsm.cloudhsm_cluster:
+    cluster_id: "{{ primary.cluster.cluster_id }}"
+    signed_cert: "{{ playbook_dir }}/pki/{{ primary.cluster.cluster_id }}.crt"
+    trust_anchor: "{{ playbook_dir }}/pki/customerCA.crt"
+
+- name: Copy the primary's newest backup to us-west-2
+  hsmops.cloudhsm.cloudhsm_backup_copy:
+    cluster_id: "{{ primary.cluster.cluster_id }}"
+    destination_regions:
+      - us-west-2
+  register: copies
+
+- name: Create a clone there from the copy
+  hsmops.cloudhsm.cloudhsm_cluster:
+    name: dr-secondary
+    region: us-west-2
+    subnet_ids:
+      - subnet-49a1bc00
+    source_backup_id: "{{ copies.copies['us-west-2'].backup_id }}"
+
+- name: Delete the clone, its HSMs first
+  hsmops.cloudhsm.cloudhsm_cluster:
+    name: dr-secondary
+    region: us-west-2
+    state: absent
+"""
+
+RETURN = r"""
+cluster:
+  description:
+    - The cluster, as M(hsmops.cloudhsm.cloudhsm_cluster_info) returns it. Empty after deletion.
+    - In check mode, for a cluster that does not exist yet, the cluster that would be created (no C(cluster_id)).
+  returned: always
+  type: dict
+  contains:
+    cluster_id:
+      description: The cluster id.
+      type: str
+      sample: cluster-igklspoyj5v
+    name:
+      description: The value of the C(Name) tag.
+      type: str
+      sample: dr-primary
+    state:
+      description: The cluster state.
+      type: str
+      sample: UNINITIALIZED
+    hsm_type:
+      description: The HSM type.
+      type: str
+      sample: hsm2m.medium
+    mode:
+      description: The cluster mode.
+      type: str
+      sample: FIPS
+    vpc_id:
+      description: The VPC of the cluster.
+      type: str
+    subnet_mapping:
+      description: The cluster's subnets keyed by availability zone.
+      type: dict
+    security_group:
+      description: The security group of the cluster's ENIs.
+      type: str
+    backup_retention_policy:
+      description: The backup retention policy.
+      type: dict
+      sample: {"type": "DAYS", "value": "90"}
+    source_backup_id:
+      description: The backup the cluster was created from.
+      type: str
+    certificates:
+      description:
+        - The cluster's certificates; C(cluster_csr) while the cluster is UNINITIALIZED and has an HSM,
+          C(cluster_certificate) once initialized.
+      type: dict
+    hsms:
+      description: The HSMs of the cluster (id, availability zone, subnet, ENI id and IP, state).
+      type: list
+      elements: dict
+    tags:
+      description: The cluster's tags.
+      type: dict
+"""
+
+import re
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import GONE_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import INITIALIZED_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import StateWaiter
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import load_pem
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import retention_days
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
+
+DEFAULT_HSM_TYPE = "hsm2m.medium"
+HSM_TYPE_PATTERN = re.compile(r"^(p|)hsm[0-9][a-z.]*\.[a-zA-Z]+$")
+# States a cluster settles in after creation (UNINITIALIZED for a new cluster; clones may go further).
+SETTLED_AFTER_CREATE = ("UNINITIALIZED", "INITIALIZED", "ACTIVE")
+# Transitional states worth waiting out before changing anything.
+TRANSITIONAL = {
+    "CREATE_IN_PROGRESS": SETTLED_AFTER_CREATE,
+    "INITIALIZE_IN_PROGRESS": ("INITIALIZED", "ACTIVE"),
+    "UPDATE_IN_PROGRESS": ("ACTIVE",),
+    "MODIFY_IN_PROGRESS": ("ACTIVE",),
+    "ROLLBACK_IN_PROGRESS": ("ACTIVE",),
+}
+
+
+class ClusterTask:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.client = cloudhsm_client(module)
+        self.changed = False
+        self.wait = self.params["wait"]
+        self.timeout = self.params["wait_timeout"]
+
+    def fail(self, msg):
+        self.module.fail_json(msg=msg)
+
+    # --- finding the cluster ---
+
+    def find(self):
+        cluster_id, name = self.params["cluster_id"], self.params["name"]
+        try:
+            if cluster_id:
+                cluster = get_cluster(self.client, cluster_id)
+                if cluster is not None and cluster.get("State") in GONE_CLUSTER_STATES and self.params["state"] == "present":
+                    self.fail(
+                        "Cluster %s is %s; a deleted cluster cannot be brought back. Create a new one from one of its "
+                        "backups (name and source_backup_id)." % (cluster_id, cluster["State"])
+                    )
+                if cluster is None and self.params["state"] == "present":
+                    self.fail(
+                        "Cluster %s does not exist in %s. A new cluster gets its id from AWS: give name (and no "
+                        "cluster_id) to create one." % (cluster_id, self.module.region)
+                    )
+                return cluster
+            matches = find_clusters_by_name(self.client, name)
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg="Failed to look up the cluster")
+        if len(matches) > 1:
+            self.fail(
+                "%d live clusters are named %r: %s. Give cluster_id to choose one, or rename the others."
+                % (len(matches), name, ", ".join("%s (%s)" % (c["ClusterId"], c.get("State")) for c in matches))
+            )
+        return matches[0] if matches else None
+
+    def wait_cluster(self, cluster_id, wanted, initial=None):
+        try:
+            return wait_for_cluster(self.client, cluster_id, wanted, self.timeout, initial=initial)
+        except CloudHsmError as e:
+            self.fail(str(e))
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg="Failed while waiting for cluster %s" % cluster_id)
+
+    # --- desired state ---
+
+    def desired_tags(self):
+        tags, name = self.params["tags"], self.params["name"]
+        if tags is None and name is None:
+            return None, self.params["purge_tags"]
+        if tags is None:
+            # Only the Name tag is managed: leave the other tags alone.
+            return {"Name": name}, False
+        desired = dict(tags)
+        if name is not None:
+            desired["Name"] = name
+        return desired, self.params["purge_tags"]
+
+    def certificates(self):
+        try:
+            return load_pem(self.params["signed_cert"], "signed_cert"), load_pem(self.params["trust_anchor"], "trust_anchor")
+        except CloudHsmError as e:
+            self.fail(str(e))
+
+    # --- present ---
+
+    def source_backup(self):
+        """The source backup (raw) or None; checks region, existence and readiness."""
+        reference = self.params["source_backup_id"]
+        if not reference:
+            return None, None
+        backup_id, region, account = parse_backup_reference(reference, "source_backup_id")
+        if region and region != self.module.region:
+            self.fail(
+                "source_backup_id %s is in region %s but the cluster is to be created in %s. Copy the backup to %s "
+                "first (hsmops.cloudhsm.cloudhsm_backup_copy) and use the copy's id." % (reference, region, self.module.region, self.module.region)
+            )
+        try:
+            backup = get_backup(self.client, backup_id)
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg="Failed to describe backup %s" % backup_id)
+        if backup is None:
+            if account:
+                # A backup shared from another account is not listed here; let CreateCluster judge it.
+                return None, reference
+            self.fail(
+                "source_backup_id %s does not exist in %s. Check the id, or copy the backup to this region first "
+                "(hsmops.cloudhsm.cloudhsm_backup_copy)." % (backup_id, self.module.region)
+            )
+        state = backup.get("BackupState")
+        if state == "CREATE_IN_PROGRESS" and self.wait and not self.module.check_mode:
+            try:
+                backup = wait_for_backup(self.client, backup_id, ("READY",), self.timeout, initial=backup)
+            except CloudHsmError as e:
+                self.fail(str(e))
+            state = backup.get("BackupState")
+        if state != "READY" and not (state == "CREATE_IN_PROGRESS" and self.module.check_mode):
+            self.fail(
+                "source_backup_id %s is in state %s; a cluster can only be created from a READY backup. %s"
+                % (backup_id, state, "Restore it first (hsmops.cloudhsm.cloudhsm_backup state=restored)."
+                   if state == "PENDING_DELETION" else "Wait for it to become READY (wait=true).")
+            )
+        return backup, reference
+
+    def create(self):
+        params = self.params
+        if not params["subnet_ids"]:
+            self.fail("Cluster %r does not exist; subnet_ids is required to create it." % (params["name"] or params["cluster_id"]))
+        backup, reference = self.source_backup()
+        hsm_type = params["hsm_type"] or (backup or {}).get("HsmType") or DEFAULT_HSM_TYPE
+        mode = params["mode"] or (backup or {}).get("Mode")
+        if backup and params["mode"] and backup.get("Mode") and backup["Mode"] != params["mode"]:
+            self.fail(
+                "mode=%s does not match the source backup %s, which is %s: a %s backup can only restore a %s cluster. "
+                "Drop mode or set it to %s." % (params["mode"], backup["BackupId"], backup["Mode"], backup["Mode"], backup["Mode"], backup["Mode"])
+            )
+        if not mode and hsm_type != "hsm1.medium":
+            self.fail("mode (FIPS or NON_FIPS) is required to create a cluster of hsm_type %s." % hsm_type)
+        request = dict(HsmType=hsm_type, SubnetIds=params["subnet_ids"])
+        if mode:
+            request["Mode"] = mode
+        if params["network_type"]:
+            request["NetworkType"] = params["network_type"]
+        if reference:
+            request["SourceBackupId"] = reference
+        if params["backup_retention_days"] is not None:
+            request["BackupRetentionPolicy"] = {"Type": "DAYS", "Value": str(params["backup_retention_days"])}
+        tags, _purge = self.desired_tags()
+        if tags:
+            request["TagList"] = ansible_dict_to_boto3_tag_list(tags)
+        self.changed = True
+        if self.module.check_mode:
+            planned = dict((key, value) for key, value in request.items() if key not in ("SubnetIds",))
+            planned["State"] = "CREATE_IN_PROGRESS"
+            return planned
+        try:
+            cluster = self.client.create_cluster(aws_retry=True, **request)["Cluster"]
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg="Failed to create the cluster")
+        if self.wait:
+            cluster = self.wait_cluster(cluster["ClusterId"], SETTLED_AFTER_CREATE)
+        signed_cert, trust_anchor = self.certificates()
+        if signed_cert:
+            cluster = self.initialize(cluster, signed_cert, trust_anchor)
+        return cluster
+
+    def refuse_in_place_changes(self, cluster):
+        params = self.params
+        cluster_id = cluster["ClusterId"]
+        if params["mode"] and cluster.get("Mode") and params["mode"] != cluster["Mode"]:
+            self.fail(
+                "mode: cluster %s is %s and the mode cannot be changed after creation. Create a new cluster with "
+                "mode=%s instead." % (cluster_id, cluster["Mode"], params["mode"])
+            )
+        if params["subnet_ids"] is not None:
+            current = sorted((cluster.get("SubnetMapping") or {}).values())
+            if sorted(set(params["subnet_ids"])) != current:
+                self.fail(
+                    "subnet_ids: cluster %s uses subnets %s and AWS cannot change a cluster's subnets in place. Create "
+                    "a new cluster from a backup with the new subnets instead." % (cluster_id, ", ".join(current))
+                )
+        if params["network_type"] and cluster.get("NetworkType") and params["network_type"] != cluster["NetworkType"]:
+            self.fail(
+                "network_type: cluster %s is %s and AWS cannot change the network type in place. Create a new "
+                "cluster from a backup with network_type=%s instead." % (cluster_id, cluster["NetworkType"], params["network_type"])
+            )
+        if params["source_backup_id"]:
+            wanted, _region, _account = parse_backup_reference(params["source_backup_id"], "source_backup_id")
+            current = cluster.get("SourceBackupId")
+            current_id = parse_backup_reference(current)[0] if current else None
+            if current_id != wanted:
+                self.fail(
+                    "source_backup_id: cluster %s was %s; a cluster cannot be re-created from backup %s in place. "
+                    "Use another name to create a clone." % (cluster_id, "created from %s" % current if current else "not created from a backup", wanted)
+                )
+
+    def update(self, cluster):
+        params = self.params
+        cluster_id = cluster["ClusterId"]
+        self.refuse_in_place_changes(cluster)
+        signed_cert, trust_anchor = self.certificates()
+
+        if cluster.get("State") in TRANSITIONAL and self.wait and not self.module.check_mode:
+            cluster = self.wait_cluster(cluster_id, TRANSITIONAL[cluster["State"]], initial=cluster)
+
+        modify = {}
+        if params["backup_retention_days"] is not None and retention_days(cluster) != params["backup_retention_days"]:
+            modify["BackupRetentionPolicy"] = {"Type": "DAYS", "Value": str(params["backup_retention_days"])}
+        if params["hsm_type"] and params["hsm_type"] != cluster.get("HsmType"):
+            if cluster.get("State") != "ACTIVE":
+                self.fail(
+                    "hsm_type: cluster %s is %s and its HSM type can only be changed (%s to %s) while it is ACTIVE. "
+                    "Initialize and activate it first, or create it with the wanted type."
+                    % (cluster_id, cluster.get("State"), cluster.get("HsmType"), params["hsm_type"])
+                )
+            modify["HsmType"] = params["hsm_type"]
+        if modify:
+            self.changed = True
+            if self.module.check_mode:
+                cluster = dict(cluster)
+                cluster.update(modify)
+            else:
+                try:
+                    cluster = self.client.modify_cluster(aws_retry=True, ClusterId=cluster_id, **modify)["Cluster"]
+                except AWS_ERRORS as e:
+                    self.module.fail_json_aws(e, msg="Failed to modify cluster %s" % cluster_id)
+                if self.wait and cluster.get("State") in TRANSITIONAL:
+                    cluster = self.wait_cluster(cluster_id, TRANSITIONAL[cluster["State"]])
+
+        tags, purge = self.desired_tags()
+        current_tags = boto3_tag_list_to_ansible_dict(cluster.get("TagList") or [])
+        if reconcile_tags(self.module, self.client, cluster_id, current_tags, tags, purge):
+            self.changed = True
+            cluster = apply_tags_locally(cluster, tags, purge)
+
+        if signed_cert:
+            cluster = self.initialize(cluster, signed_cert, trust_anchor)
+        return cluster
+
+    def initialize(self, cluster, signed_cert, trust_anchor):
+        cluster_id = cluster.get("ClusterId", "(new)")
+        state = cluster.get("State")
+        certificates = cluster.get("Certificates") or {}
+        current = certificates.get("ClusterCertificate")
+        if current or cluster.get("SourceBackupId") or state in INITIALIZED_CLUSTER_STATES:
+            # Claimed already: initialized, or a clone that carries its source's certificate.
+            if current and not same_pem(current, signed_cert):
+                self.fail(
+                    "Cluster %s is already initialized (state %s) with a different cluster certificate; a cluster is "
+                    "initialized only once. Pass the certificate it was initialized with, or drop signed_cert."
+                    % (cluster_id, state)
+                )
+            return cluster
+        if state == "CREATE_IN_PROGRESS":
+            if self.module.check_mode:
+                return cluster
+            self.fail(
+                "Cluster %s is CREATE_IN_PROGRESS; it can be initialized once it is UNINITIALIZED and has its first "
+                "HSM. Rerun with wait=true." % cluster_id
+            )
+        if state != "UNINITIALIZED":
+            self.fail("Cluster %s is %s; only an UNINITIALIZED cluster can be initialized." % (cluster_id, state))
+        if not certificates.get("ClusterCsr"):
+            self.fail(
+                "Cluster %s is UNINITIALIZED but has no CSR yet: a cluster gets its CSR with its first HSM. Create "
+                "the HSM (hsmops.cloudhsm.cloudhsm_hsm), sign certificates.cluster_csr, then pass signed_cert and "
+                "trust_anchor again." % cluster_id
+            )
+        self.changed = True
+        if self.module.check_mode:
+            return dict(cluster, State="INITIALIZE_IN_PROGRESS")
+        try:
+            response = self.client.initialize_cluster(
+                aws_retry=True, ClusterId=cluster_id, SignedCert=signed_cert, TrustAnchor=trust_anchor
+            )
+        except is_boto3_error_code("CloudHsmInvalidRequestException") as e:
+            self.module.fail_json_aws(
+                e,
+                msg="Cluster %s refused the certificates. signed_cert must be the cluster's current CSR signed by the "
+                "CA whose self-signed certificate is trust_anchor" % cluster_id,
+            )
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg="Failed to initialize cluster %s" % cluster_id)
+        cluster = dict(cluster, State=response.get("State", "INITIALIZE_IN_PROGRESS"), StateMessage=response.get("StateMessage"))
+        if self.wait:
+            cluster = self.wait_cluster(cluster_id, ("INITIALIZED", "ACTIVE"))
+        return cluster
+
+    # --- absent ---
+
+    def delete(self, cluster):
+        cluster_id = cluster["ClusterId"]
+        if cluster.get("State") in GONE_CLUSTER_STATES:
+            if cluster.get("State") == "DELETE_IN_PROGRESS" and self.wait and not self.module.check_mode:
+                self.wait_cluster(cluster_id, (StateWaiter.GONE, "DELETED"), initial=cluster)
+            return {}
+        self.changed = True
+        if self.module.check_mode:
+            return {}
+        hsm_ids = [hsm["HsmId"] for hsm in cluster.get("Hsms") or [] if hsm.get("State") not in ("DELETED",)]
+        for hsm in cluster.get("Hsms") or []:
+            if hsm.get("State") in ("DELETE_IN_PROGRESS", "DELETED"):
+                continue
+            try:
+                self.client.delete_hsm(aws_retry=True, ClusterId=cluster_id, HsmId=hsm["HsmId"])
+            except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+                pass  # already gone
+            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+                self.module.fail_json_aws(e, msg="Failed to delete HSM %s of cluster %s" % (hsm["HsmId"], cluster_id))
+        if hsm_ids:
+            # The cluster cannot be deleted while it has HSMs, so this wait happens even with wait=false.
+            try:
+                wait_for_hsms(self.client, cluster_id, hsm_ids, self.timeout, deleted=True)
+            except CloudHsmError as e:
+                self.fail(str(e))
+            except AWS_ERRORS as e:
+                self.module.fail_json_aws(e, msg="Failed while waiting for the HSMs of cluster %s to be deleted" % cluster_id)
+        try:
+            self.client.delete_cluster(aws_retry=True, ClusterId=cluster_id)
+        except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+            return {}
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            self.module.fail_json_aws(e, msg="Failed to delete cluster %s" % cluster_id)
+        if self.wait:
+            self.wait_cluster(cluster_id, (StateWaiter.GONE, "DELETED"))
+        return {}
+
+
+def diff_view(cluster):
+    if not cluster:
+        return {}
+    return {
+        "state": cluster.get("State"),
+        "hsm_type": cluster.get("HsmType"),
+        "mode": cluster.get("Mode"),
+        "backup_retention_days": retention_days(cluster),
+        "tags": boto3_tag_list_to_ansible_dict(cluster.get("TagList") or []),
+        "initialized": cluster.get("State") not in (None, "CREATE_IN_PROGRESS", "UNINITIALIZED"),
+    }
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        cluster_id=dict(type="str"),
+        name=dict(type="str"),
+        hsm_type=dict(type="str"),
+        mode=dict(type="str", choices=["FIPS", "NON_FIPS"]),
+        subnet_ids=dict(type="list", elements="str"),
+        network_type=dict(type="str", choices=["IPV4", "DUALSTACK"]),
+        source_backup_id=dict(type="str"),
+        backup_retention_days=dict(type="int"),
+        signed_cert=dict(type="str"),
+        trust_anchor=dict(type="str"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_one_of=[["cluster_id", "name"]],
+        required_together=[["signed_cert", "trust_anchor"]],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        validate_id("cluster", params["cluster_id"], "cluster_id")
+        for subnet_id in params["subnet_ids"] or []:
+            validate_id("subnet", subnet_id, "subnet_ids")
+        if params["source_backup_id"]:
+            parse_backup_reference(params["source_backup_id"], "source_backup_id")
+    except CloudHsmError as e:
+        module.fail_json(msg=str(e))
+    if params["hsm_type"] and not HSM_TYPE_PATTERN.match(params["hsm_type"]):
+        module.fail_json(msg="hsm_type=%r is not an HSM type; use hsm2m.medium or hsm1.medium." % params["hsm_type"])
+    days = params["backup_retention_days"]
+    if days is not None and not 7 <= days <= 379:
+        module.fail_json(msg="backup_retention_days=%d is out of range: AWS keeps backups for 7 to 379 days." % days)
+    if params["subnet_ids"] is not None and not 1 <= len(params["subnet_ids"]) <= 10:
+        module.fail_json(msg="subnet_ids must list 1 to 10 subnets (one per availability zone).")
+
+    task = ClusterTask(module)
+    before = task.find()
+    if params["state"] == "absent":
+        after = task.delete(before) if before else {}
+        result_cluster = {}
+    else:
+        after = task.create() if before is None else task.update(before)
+        result_cluster = normalize_cluster(after)
+
+    result = dict(changed=task.changed, cluster=result_cluster)
+    if module._diff:
+        result["diff"] = dict(before=diff_view(before), after=diff_view(after) if params["state"] == "present" else {})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
