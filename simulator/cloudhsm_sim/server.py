@@ -240,6 +240,9 @@ class AdminApi:
             ("POST", r"/_sim/hsms/(?P<hsm_id>[^/]+)/degrade", self.degrade),
             ("POST", r"/_sim/reset", self.reset),
         ]
+        kms_admin = _optional("kms.admin")  # connect/disconnect delays and a store listing, when KMS is present
+        if kms_admin is not None:
+            self.routes.extend(kms_admin.ROUTES)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "").rstrip("/")
