@@ -33,30 +33,6 @@ ALREADY_ACTIVATED = "already been activated"
 _MISSING_COMMA = re.compile(r'("|\d|true|false|null|\]|\})(\s*\n\s*)(")')
 _ELISION = re.compile(r'\u2026|^\s*\.\.\.[^\n"]*\.\.\.\s*$|(?<=[}\]]),\.', re.M)
 _TRAILING_COMMA = re.compile(r',(\s*[\]}])')
-_DECODER = json.JSONDecoder()
-
-
-def _object_end(buffer, start):
-    """Index just past the JSON object opening at ``start`` (braces counted outside strings); None if incomplete."""
-    depth, in_string, escaped = 0, False, False
-    for index in range(start, len(buffer)):
-        char = buffer[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return None
 
 
 def _starts_line(buffer, start):
@@ -74,31 +50,73 @@ def _decode(text):
         return json.loads(repaired)
 
 
-def match_envelope(buffer):
-    """Matcher for ToolSession.read_until: the first envelope in ``buffer`` as (end, (error_code, data))."""
-    start = 0
-    while True:
-        start = buffer.find("{", start)
-        if start < 0:
-            return None
-        if not _starts_line(buffer, start):
-            start += 1
-            continue
-        try:
-            # Fast path: a complete, well-formed object (what the real tool prints).
-            obj, end = _DECODER.raw_decode(buffer, start)
-        except ValueError:
-            end = _object_end(buffer, start)
+_STRUCTURE = re.compile(r'[{}"\\]')
+
+
+class EnvelopeMatcher(object):
+    """Matcher for ToolSession.read_until: the first envelope in the buffer as (end, (error_code, data)).
+
+    One matcher serves one read_until call, whose buffer only grows between calls: it resumes scanning where the
+    previous call stopped, so a long answer (a listing of thousands of keys arrives in many pipe reads) costs time in
+    proportion to its length, not to its length squared. Braces are counted outside strings; objects that do not
+    parse as they stand go through the repairs in _decode.
+    """
+
+    def __init__(self):
+        self._next = 0  # where to look for the next candidate object
+        self._scan = None  # [start, resume index, depth, in_string, skip_until] of the object being read
+
+    def __call__(self, buffer):
+        while True:
+            if self._scan is None:
+                start = buffer.find("{", self._next)
+                if start < 0:
+                    self._next = len(buffer)
+                    return None
+                if not _starts_line(buffer, start):
+                    self._next = start + 1
+                    continue
+                self._scan = [start, start, 0, False, start]
+            end = self._object_end(buffer)
             if end is None:
                 return None
+            start, self._scan = self._scan[0], None
             try:
                 obj = _decode(buffer[start:end])
             except ValueError:
-                start += 1
+                self._next = start + 1
                 continue
-        if isinstance(obj, dict) and "error_code" in obj:
-            return end, (obj.get("error_code"), obj.get("data"))
-        start = end
+            if isinstance(obj, dict) and "error_code" in obj:
+                return end, (obj.get("error_code"), obj.get("data"))
+            self._next = end
+
+    def _object_end(self, buffer):
+        start, index, depth, in_string, skip_until = self._scan
+        for found in _STRUCTURE.finditer(buffer, index):
+            position = found.start()
+            if position < skip_until:
+                continue
+            char = found.group()
+            if in_string:
+                if char == "\\":
+                    skip_until = position + 2
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if depth == 0:
+                    return position + 1
+        self._scan = [start, len(buffer), depth, in_string, skip_until]
+        return None
+
+
+def match_envelope(buffer):
+    """The first envelope in a complete ``buffer`` as (end, (error_code, data)), or None."""
+    return EnvelopeMatcher()(buffer)
 
 
 def parse_envelopes(text):
@@ -237,7 +255,7 @@ class Sdk5Session(object):
         if secret:
             self.tool.add_secret(secret)
         self.tool.send(line)
-        code, data = self.tool.read_until(match_envelope)[1]
+        code, data = self.tool.read_until(EnvelopeMatcher())[1]
         return code, self._clean(data)
 
     def batch(self, lines):
@@ -247,7 +265,7 @@ class Sdk5Session(object):
             chunk = lines[start:start + BATCH_SIZE]
             self.tool.send("\n".join(chunk))
             for unused_line in chunk:
-                code, data = self.tool.read_until(match_envelope)[1]
+                code, data = self.tool.read_until(EnvelopeMatcher())[1]
                 results.append((code, self._clean(data)))
         return results
 
