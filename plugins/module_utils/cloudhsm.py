@@ -98,7 +98,9 @@ def validate_id(kind, value, option):
         return None
     if kind == "backup" and BACKUP_ARN_PATTERN.match(value):
         return value
-    if not ID_PATTERNS[kind].match(value):
+    # The model's IP pattern admits octets above 255, which no ENI can have.
+    out_of_range = kind == "ip" and ID_PATTERNS[kind].match(value) and any(int(octet) > 255 for octet in value.split("."))
+    if out_of_range or not ID_PATTERNS[kind].match(value):
         raise CloudHsmError(
             "%s=%r is not a valid %s identifier: expected %s." % (option, value, kind.replace("_", " "), ID_DESCRIPTIONS[kind])
         )

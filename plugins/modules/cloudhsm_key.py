@@ -138,6 +138,10 @@ def main():
                 if failures:
                     fail(module, "deleting key(s) labelled %r failed: %s" % (params["label"], "; ".join(failures)),
                          **result)
+        elif len(found) > 1:
+            fail(module, "label %r matches %d keys on %s (%s) and no key_id tells which one is meant; give key_id to "
+                 "pick one, or label the keys apart." % (params["label"], len(found), target,
+                                                         ", ".join(key.reference for key in found)), **result)
         elif found:
             key = found[0]
             mismatches = [

@@ -277,6 +277,10 @@ class Sdk5Session(object):
             line = command_line("login", username=username, role=role, password=password,
                                 cluster_id=self._target_option(target))
             code, data = self.run(line, secret=password)
+            if code != 0 and target and _names_unknown_cluster(_text(data)):
+                raise HsmError("%s is not in the client configuration (cloudhsm-cli.cfg): %s. Add it with "
+                               "configure-cli add-cluster (the hsmops.cloudhsm.cloudhsm_sync_config role does "
+                               "this), then run again." % (target, _text(data)))
             if code != 0:
                 raise LoginFailed("login as %s (%s) on %s was refused: %s. It was not retried, so the account "
                                   "is not locked by this run; check the username, role and password." % (
@@ -365,6 +369,12 @@ class Sdk5Session(object):
     def _result(envelope):
         code, data = envelope
         return OpResult(code == 0, _text(data), data)
+
+
+def _names_unknown_cluster(message):
+    """True when the tool says a --cluster-id is missing from its configuration (exact wording unconfirmed)."""
+    lowered = message.lower()
+    return "cluster" in lowered and "config" in lowered and ("not found" in lowered or "unknown" in lowered)
 
 
 def _text(data):
