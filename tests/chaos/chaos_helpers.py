@@ -109,7 +109,7 @@ class ChaosRun(demo.DemoRun):
             command += ["-e", json.dumps(extra_vars)]
         log_path = os.path.join(self.run_dir, (log_name or os.path.splitext(name)[0]) + ".log")
         result = subprocess.run(command, cwd=demo.ROOT, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, check=False)
         with open(log_path, "w") as handle:
             handle.write(result.stdout)
         recap = {}
