@@ -5,12 +5,15 @@ symlinked checkout, so the files are copied. Only files git would track (tracked
 copied; files that disappeared from the work tree are removed from the copy, except ansible-test's own output.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 
 KEEP = ("tests/output/", ".git/")
+# Interpreter caches come and go while tests run from the copy; they are never synced, nor removed here.
+CACHE_DIRS = ("__pycache__", ".pytest_cache")
 KEEP_DIRS = tuple(k.rstrip("/") for k in KEEP)
 
 
@@ -47,17 +50,27 @@ def main(repo, dest):
         if rel_root.startswith(KEEP):
             dirs[:] = []
             continue
+        dirs[:] = [name for name in dirs if name not in CACHE_DIRS]
         for name in files:
             if rel_root + name not in wanted:
                 os.unlink(os.path.join(root, name))
                 removed += 1
     for root, dirs, files in os.walk(dest, topdown=False):
-        if os.path.relpath(root, dest).startswith(KEEP_DIRS):
+        if os.path.relpath(root, dest).startswith(KEEP_DIRS) or CACHE_DIRS[0] in root or CACHE_DIRS[1] in root:
             continue
         if root != dest and not os.listdir(root):
             os.rmdir(root)
     print(f"build tree {dest}: {len(wanted)} files, {copied} copied, {removed} removed")
 
 
+def locked_main(repo, dest):
+    # Parallel make lanes may both ask for the copy; one syncs while the other waits.
+    tree = os.path.abspath(os.path.join(dest, os.pardir, os.pardir, os.pardir))  # above ansible_collections/
+    os.makedirs(tree, exist_ok=True)
+    with open(os.path.join(tree, ".sync-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        main(repo, dest)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    locked_main(sys.argv[1], sys.argv[2])
