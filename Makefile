@@ -65,7 +65,7 @@ units: build-tree
 
 # The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end).
 pytests: build-tree
-	cd $(CDIR) && $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator tests/tooling
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator tests/tooling
 
 # The whole DR flow for SDK 5 and SDK 3, as `make demo` runs it, with its assertions (serial: it uses the client host).
 e2e: build-tree

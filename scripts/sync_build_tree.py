@@ -14,6 +14,9 @@ import sys
 KEEP = ("tests/output/", ".git/")
 # Interpreter caches come and go while tests run from the copy; they are never synced, nor removed here.
 CACHE_DIRS = ("__pycache__", ".pytest_cache")
+# Files that runs write into the copy itself (the simulator's cloud config for ansible-test); removing them would pull
+# the ground from under an integration run in the other make lane.
+KEEP_FILES = ("tests/integration/cloud-config-", "tests/integration/inventory")
 KEEP_DIRS = tuple(k.rstrip("/") for k in KEEP)
 
 
@@ -52,7 +55,7 @@ def main(repo, dest):
             continue
         dirs[:] = [name for name in dirs if name not in CACHE_DIRS]
         for name in files:
-            if rel_root + name not in wanted:
+            if rel_root + name not in wanted and not (rel_root + name).startswith(KEEP_FILES):
                 os.unlink(os.path.join(root, name))
                 removed += 1
     for root, dirs, files in os.walk(dest, topdown=False):
