@@ -24,8 +24,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Run from the build-tree copy, so the cloud config it writes is the one ansible-test reads there.
 WITH_SIM := $(BIN)/python scripts/with_simulator.py
 
-.PHONY: help venv deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test \
-	test-lane-api test-lane-client demo bench chaos docs clean
+.PHONY: help venv deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test demo \
+	bench chaos docs clean
 
 help:
 	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3)"
@@ -87,18 +87,8 @@ molecule: build-tree
 artifact: build-tree
 	$(BIN)/python scripts/check_artifact.py $(CDIR) $(BUILD)/artifact $(COLLECTIONS)
 
-# Two lanes run side by side: the ansible-test integration targets (their own simulator, client tools unpacked in
-# their output dir) and everything that installs the client on this host (serialised by a lock on /opt/cloudhsm).
-test: lint sanity units
-	$(MAKE) -j2 --output-sync=recurse test-lane-api test-lane-client
-	$(MAKE) artifact
+test: lint sanity units pytests e2e chaos-fast integration molecule artifact
 	@echo "make test: every check passed"
-
-test-lane-api:
-	$(MAKE) -j1 integration
-
-test-lane-client:
-	$(MAKE) -j1 pytests e2e chaos-fast molecule
 
 demo: build-tree
 	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
