@@ -33,20 +33,28 @@ def main(collection_dir, work_dir, dependency_tree):
     if leaked:
         sys.exit("artifact holds files users must not get: %s" % ", ".join(sorted(leaked)[:20]))
     install_root = os.path.join(work_dir, "installed")
-    run(["ansible-galaxy", "collection", "install", "--no-deps", "-p", install_root, tarballs[0]])
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=install_root)
+    # With the build tree on the collections path, galaxy would call the collection installed and skip it.
+    run(["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", install_root, tarballs[0]], env=env)
+    installed = os.path.join(install_root, "ansible_collections", "hsmops", "cloudhsm", "MANIFEST.json")
+    if not os.path.isfile(installed):
+        sys.exit("ansible-galaxy did not install the artifact: %s is missing" % installed)
     for dep in ("amazon/aws", "community/crypto"):
         shutil.copytree(os.path.join(dependency_tree, "ansible_collections", dep),
                         os.path.join(install_root, "ansible_collections", dep))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=install_root)
     modules = sorted(os.path.splitext(os.path.basename(p))[0]
                      for p in glob.glob(os.path.join(collection_dir, "plugins", "modules", "*.py")))
     roles = sorted(os.path.basename(p) for p in glob.glob(os.path.join(collection_dir, "roles", "*")))
     for module in modules:
-        out = run(["ansible-doc", "-t", "module", "hsmops.cloudhsm." + module], env=env).stdout
-        if "EXAMPLES" not in out or "RETURN VALUES" not in out:
-            sys.exit("ansible-doc for %s lacks EXAMPLES or RETURN VALUES" % module)
+        result = run(["ansible-doc", "-t", "module", "hsmops.cloudhsm." + module], env=env)
+        if "EXAMPLES" not in result.stdout or "RETURN VALUES" not in result.stdout:
+            sys.exit("ansible-doc for %s lacks EXAMPLES or RETURN VALUES; it printed:\n%s%s"
+                     % (module, result.stdout[-2000:], result.stderr[-2000:]))
     for role in roles:
-        run(["ansible-doc", "-t", "role", "hsmops.cloudhsm." + role], env=env)
+        result = run(["ansible-doc", "-t", "role", "hsmops.cloudhsm." + role], env=env)
+        if "ENTRY POINT" not in result.stdout:
+            sys.exit("ansible-doc for role %s shows no entry point; it printed:\n%s%s"
+                     % (role, result.stdout[-2000:], result.stderr[-2000:]))
     print("artifact %s: %d files, %d modules and %d roles documented"
           % (os.path.basename(tarballs[0]), len(names), len(modules), len(roles)))
 
