@@ -107,6 +107,17 @@ def validate_id(kind, value, option):
     return value
 
 
+def validate_options(module, kinds):
+    """Fail the module unless each option named in kinds (option -> id kind) holds valid ids; lists are checked item by item."""
+    try:
+        for option, kind in kinds.items():
+            value = module.params.get(option)
+            for item in value if isinstance(value, list) else [value]:
+                validate_id(kind, item, option)
+    except CloudHsmError as e:
+        module.fail_json(msg=str(e))
+
+
 def parse_backup_reference(value, option="backup_id"):
     """Split a backup id or ARN into (backup_id, region or None, account or None)."""
     validate_id("backup", value, option)

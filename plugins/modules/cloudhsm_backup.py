@@ -172,14 +172,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_backups
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 
 
 def _timestamp(value):
@@ -326,11 +325,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        validate_id("backup", params["backup_id"], "backup_id")
-        validate_id("cluster", params["prune_copies_of_cluster"], "prune_copies_of_cluster")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"backup_id": "backup", "prune_copies_of_cluster": "cluster"})
     if params["backup_id"] and params["backup_id"].startswith("arn:"):
         module.fail_json(msg="backup_id must be a backup id (backup-...), not an ARN.")
     if params["prune_older_than_days"] is not None and params["prune_older_than_days"] < 0:

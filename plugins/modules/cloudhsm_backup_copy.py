@@ -137,7 +137,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ne
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import partition_of_region
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_region
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
 
@@ -306,12 +306,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        if params["backup_id"]:
-            parse_backup_reference(params["backup_id"], "backup_id")
-        validate_id("cluster", params["cluster_id"], "cluster_id")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"backup_id": "backup", "cluster_id": "cluster"})
     if not params["destination_regions"]:
         module.fail_json(msg="destination_regions must name at least one region.")
 

@@ -152,11 +152,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import BACKUP_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_backups
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_backup
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 
 
 def main():
@@ -171,14 +170,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    try:
-        for option in ("backup_ids", "source_backup_ids"):
-            for backup_id in params[option]:
-                validate_id("backup", backup_id, option)
-        for cluster_id in params["cluster_ids"]:
-            validate_id("cluster", cluster_id, "cluster_ids")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"backup_ids": "backup", "source_backup_ids": "backup", "cluster_ids": "cluster"})
 
     client = cloudhsm_client(module)
     try:

@@ -224,7 +224,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import pa
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import retention_days
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
@@ -593,14 +593,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        validate_id("cluster", params["cluster_id"], "cluster_id")
-        for subnet_id in params["subnet_ids"] or []:
-            validate_id("subnet", subnet_id, "subnet_ids")
-        if params["source_backup_id"]:
-            parse_backup_reference(params["source_backup_id"], "source_backup_id")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_id": "cluster", "subnet_ids": "subnet", "source_backup_id": "backup"})
     if params["hsm_type"] and not HSM_TYPE_PATTERN.match(params["hsm_type"]):
         module.fail_json(msg="hsm_type=%r is not an HSM type; use hsm2m.medium or hsm1.medium." % params["hsm_type"])
     days = params["backup_retention_days"]

@@ -170,12 +170,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CLUSTER_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 
 
 def main():
@@ -188,13 +187,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
 
-    try:
-        for cluster_id in params["cluster_ids"]:
-            validate_id("cluster", cluster_id, "cluster_ids")
-        for vpc_id in params["vpc_ids"]:
-            validate_id("vpc", vpc_id, "vpc_ids")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_ids": "cluster", "vpc_ids": "vpc"})
 
     client = cloudhsm_client(module)
     try:

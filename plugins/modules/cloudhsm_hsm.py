@@ -182,7 +182,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import fi
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import live_hsms
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_hsm
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import warn
@@ -417,15 +417,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        validate_id("cluster", params["cluster_id"], "cluster_id")
-        validate_id("hsm", params["hsm_id"], "hsm_id")
-        validate_id("eni", params["eni_id"], "eni_id")
-        validate_id("ip", params["eni_ip"], "eni_ip")
-        for zone in params["availability_zones"] or []:
-            validate_id("availability_zone", zone, "availability_zones")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_id": "cluster", "hsm_id": "hsm", "eni_id": "eni", "eni_ip": "ip",
+                              "availability_zones": "availability_zone"})
     if params["count"] is not None and not 0 <= params["count"] <= 28:
         module.fail_json(msg="count=%d is out of range: a cluster holds 0 to 28 HSMs." % params["count"])
     if params["state"] == "absent" and (params["availability_zones"] is not None or params["count"] is not None):

@@ -110,11 +110,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_hsm
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 
 
 def main():
@@ -126,15 +125,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    try:
-        for cluster_id in params["cluster_ids"]:
-            validate_id("cluster", cluster_id, "cluster_ids")
-        for hsm_id in params["hsm_ids"]:
-            validate_id("hsm", hsm_id, "hsm_ids")
-        for eni_ip in params["eni_ips"]:
-            validate_id("ip", eni_ip, "eni_ips")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_ids": "cluster", "hsm_ids": "hsm", "eni_ips": "ip"})
 
     client = cloudhsm_client(module)
     try:

@@ -212,7 +212,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cl
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import load_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import KeyStoreConnectionError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import cluster_certificate
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import cluster_lineage
@@ -554,10 +554,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        validate_id("cluster", params["cluster_id"], "cluster_id")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_id": "cluster"})
     password = params["kmsuser_password"]
     if password is not None and not (7 <= len(password) <= 32 and password.isascii() and password.isalnum()):
         module.fail_json(msg="kmsuser_password must be 7 to 32 letters and digits (the kmsuser password rules of KMS).")

@@ -120,8 +120,7 @@ key_stores:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import connection_error_message
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import get_store
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import keys_in_store
@@ -141,10 +140,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, mutually_exclusive=[["key_store_id", "name"]],
                               supports_check_mode=True)
     params = module.params
-    try:
-        validate_id("cluster", params["cluster_id"], "cluster_id")
-    except CloudHsmError as e:
-        module.fail_json(msg=str(e))
+    validate_options(module, {"cluster_id": "cluster"})
     client = kms_client(module)
     try:
         if params["key_store_id"] or params["name"]:
