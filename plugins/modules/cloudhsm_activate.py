@@ -34,13 +34,16 @@ options:
   admin_password:
     description:
       - The password to set for the first admin (user C(admin)), which then logs in with it.
+      - 7 to 32 characters (current clusters want 8 to 32); a password outside 7 to 32 fails the module before
+        any cluster is changed.
     type: str
     required: true
   preco_password:
     description:
-      - SDK 3 only. The default password of the PRECO user (the cluster's C(PreCoPassword); C(password) on AWS).
+      - SDK 3 only. The default password of the PRECO user (the cluster's C(PreCoPassword)).
+      - When omitted, C(password), the default on AWS. (It has no default value in the argument spec, as every
+        value of a C(no_log) option is masked in the module's messages, and that word appears in them.)
     type: str
-    default: password
 """
 
 EXAMPLES = r"""
@@ -74,6 +77,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem
+
+
+# The PRECO user's password on a new AWS cluster (public, so not a secret).
+PRECO_DEFAULT = "password"
 
 
 def main():
@@ -82,10 +90,13 @@ def main():
             login=False,
             admin_password=dict(type="str", required=True, no_log=True),
             clusters=dict(type="list", elements="str", default=[]),
-            preco_password=dict(type="str", default="password", no_log=True),
+            preco_password=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
+    problem = password_problem("the first admin (admin_password)", module.params["admin_password"])
+    if problem:
+        fail(module, problem)
     reports, errors = [], []
     with hsm_session(module, module.params["clusters"] or None, login=False) as (driver, session):
         for target in session.targets():
@@ -94,7 +105,7 @@ def main():
             if not view.activated and not module.check_mode:
                 if driver.sdk == "3":
                     outcome = session.activate(target, module.params["admin_password"],
-                                               default_password=module.params["preco_password"])
+                                               default_password=module.params["preco_password"] or PRECO_DEFAULT)
                 else:
                     outcome = session.activate(target, module.params["admin_password"])
                 if outcome.data == "already_active":

@@ -53,6 +53,8 @@ options:
       password:
         description:
           - Password of the user; needed to create it, and with O(update_password=always).
+          - 7 to 32 characters (current clusters want 8 to 32); a password outside 7 to 32 fails the module before
+            any cluster is changed.
         type: str
       state:
         description: Whether the user exists.
@@ -153,7 +155,9 @@ source:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import UserSync
 
 
@@ -181,6 +185,11 @@ def main():
         targets = [params["replicate_from"]] + [t for t in targets if t != params["replicate_from"]]
     elif not params["users"]:
         module.fail_json(msg="nothing to do: give users (declared users) or replicate_from.")
+    # A password the tools would refuse fails here, before any cluster is touched.
+    problems = [password_problem("user %s" % user["name"], user.get("password"))
+                for user in params["users"] if user["state"] == "present"]
+    if any(problems):
+        fail(module, " ".join(problem for problem in problems if problem))
     with hsm_session(module, targets or None) as (driver, session):
         result = UserSync(module, driver, session).run()
     module.exit_json(**result)

@@ -7,7 +7,6 @@ simulator's admin API (faults, request log, HSM calls) and a way to kill a playb
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import demo  # noqa: E402  (the flow make demo and tests/e2e use)
+from process_tree import kill_run, marked_env  # noqa: E402
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks")
 DemoError = demo.DemoError
@@ -128,8 +128,13 @@ class ChaosRun(demo.DemoRun):
     def kill_at_task(self, name, task_prefix, log_name, when=None, occurrence=1):
         """Start a playbook and SIGKILL its whole process tree as soon as it announces a task whose name starts
         with task_prefix (its ``occurrence``-th such task), or when ``when()`` turns true once that task started.
-        Returns True when it was killed, False when the playbook ended first."""
-        proc, log, _log_path = self.start_playbook(name, log_name=log_name)
+        Returns True when it was killed (and every process of it is gone), False when the playbook ended first."""
+        env = self.env
+        self.env, marker = marked_env(env)
+        try:
+            proc, log, _log_path = self.start_playbook(name, log_name=log_name)
+        finally:
+            self.env = env
         seen, armed, killed = 0, False, False
         with log:
             for line in proc.stdout:
@@ -138,7 +143,7 @@ class ChaosRun(demo.DemoRun):
                     seen += 1
                     armed = seen >= occurrence
                 if armed and when is None:
-                    kill_tree(proc.pid)
+                    kill_run(proc, marker)
                     killed = True
                     break
                 if armed:
@@ -147,7 +152,7 @@ class ChaosRun(demo.DemoRun):
             deadline = time.monotonic() + 120
             while proc.poll() is None and time.monotonic() < deadline:
                 if when():
-                    kill_tree(proc.pid)
+                    kill_run(proc, marker)
                     killed = True
                     break
                 time.sleep(0.01)
@@ -181,48 +186,6 @@ class ChaosRun(demo.DemoRun):
 
     def cluster(self, role="clone"):
         return next(c for c in self.clusters() if c["role"] == role)
-
-
-def descendants(pid):
-    """Every process below pid, from /proc (children by parent id, recursively)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_tree(pid):
-    """SIGKILL a process and everything below it, as a crash of the control node would. Ansible's workers detach
-    into sessions of their own, so killing the playbook's process group alone would leave the running task going.
-    The tree is frozen first (SIGSTOP) so nothing forks while it is collected."""
-    frozen = set()
-    for unused_attempt in range(5):
-        tree = [p for p in [pid] + descendants(pid) if p not in frozen]
-        if not tree:
-            break
-        for member in tree:
-            try:
-                os.kill(member, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-            frozen.add(member)
-    for member in frozen:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def task_prefix_of(line):

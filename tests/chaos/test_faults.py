@@ -5,10 +5,12 @@ killed once at a task boundary and run again, still under the faults. The other 
 interruption matrix (--chaos-full) builds a DR set of its own per interruption point.
 """
 
+import collections
 import copy
 import datetime
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -166,6 +168,11 @@ def test_hsm_that_stops_answering_during_a_key_sync(dr_set, results):
     assert failed_keys and all(k.get("reason") and k.get("label", "").startswith("bulk-") for k in failed_keys)
     assert failed_run["destinations"][0]["cluster"] == clone["cluster_id"]
     assert "%d key(s) could not be synced" % len(failed_keys) in failed_run["msg"], failed_run["msg"]
+    # The summary names the destination, how many keys failed for which reason, and what to do.
+    reason, count = collections.Counter(k["reason"] for k in failed_keys).most_common(1)[0]
+    first = next(k["label"] for k in failed_keys if k["reason"] == reason)
+    assert "to %s, %d key(s) (%s, " % (clone["cluster_id"], count, first) in failed_run["msg"], failed_run["msg"]
+    assert "%s (the HSMs of %s did not answer" % (reason, clone["cluster_id"]) in failed_run["msg"]
     assert recovered.get("failed") is not True, recovered.get("msg")
     assert recovered["summary"]["failed"] == 0
     assert complete
@@ -285,11 +292,23 @@ def test_clone_cluster_converges_after_an_hsm_replacement(dr_set, results):
     started = time.monotonic()
     rerun, output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-replacement")
     problems = converged(run) if rerun.ok else ["clone_cluster failed"]
+    # The client's entry for the clone now names the new HSM, so one more run changes nothing.
+    again, again_output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-replacement-again")
     results.add("the clone's HSM DEGRADED and deleted, clone_cluster rerun", "a new HSM with a new ENI IP",
-                "clone_cluster adds the HSM, points the client at it and converges",
-                "ok=%s, %s" % (rerun.ok, "converged" if not problems else problems), time.monotonic() - started)
+                "clone_cluster adds the HSM, points the client at it and converges; one more run changes nothing",
+                "ok=%s, %s, next run changed=%d" % (
+                    rerun.ok, "converged" if not problems else problems, again.changed),
+                time.monotonic() - started)
     assert rerun.ok, output[-3000:]
+    # The sync config rewrote the clone's entry (it named a gone HSM) with the HSMs the clone has now.
+    updated = re.search(r"changed: \[.*\] => \(item=%s: configured (\S*), current (\S*)\)" % clone["cluster_id"],
+                        output)
+    assert updated, output[-3000:]
+    assert hsm["EniIp"] not in updated.group(2).split(",")
+    assert set(run.cluster("clone")["hsm_ips"]) <= set(updated.group(2).split(","))
+    assert "=> (item=%s: configured" % clone["cluster_id"] not in again_output
     assert problems == []
+    assert again.ok and again.changed == 0, again_output[-3000:]
 
 
 def make_unrelated_cluster(run, member, name):

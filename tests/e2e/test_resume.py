@@ -5,9 +5,13 @@ In a module of its own: the flows of test_dr_flow.py hold the machine's CloudHSM
 
 import os
 import signal
+import sys
 import time
 
 from test_dr_flow import assert_one_clone_set, start_flow
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chaos"))
+from process_tree import kill_run, marked_env  # noqa: E402  (shared with the fault tests)
 
 
 def test_clone_cluster_killed_part_way_converges_on_rerun(tmp_path):
@@ -17,13 +21,19 @@ def test_clone_cluster_killed_part_way_converges_on_rerun(tmp_path):
         # Check mode first, from nothing: it may report what it would create, but creates nothing.
         run.run_playbook("clone_cluster.yml", log_name="clone_cluster-check", check=True, progress=False)
         assert run.clusters() == []
-        proc, log, log_path = run.start_playbook("clone_cluster.yml", log_name="clone_cluster-killed")
+        # The killed run carries a marker in its environment: the rerun starts only once no process of it is left.
+        env = run.env
+        run.env, marker = marked_env(env)
+        try:
+            proc, log, log_path = run.start_playbook("clone_cluster.yml", log_name="clone_cluster-killed")
+        finally:
+            run.env = env
         with log:
             for line in proc.stdout:
                 log.write(line)
                 if line.startswith("TASK [Create the clones from the copies"):
                     time.sleep(0.5)
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    kill_run(proc, marker)
                     break
         proc.wait()
         assert proc.returncode == -signal.SIGKILL

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from cloudhsm_sim import events
 from cloudhsm_sim.dataplane import STATE
 from cloudhsm_sim.dataplane.testing import HsmTestServer, run_tool, tool_root
 from cloudhsm_sim.tools.sdk5_help import HELP
@@ -766,3 +767,39 @@ def test_interactive_at_a_terminal(hsm, tmp_path):
     child.expect_exact("admin@%s > " % setup.cluster_id)
     child.sendline("quit")
     child.expect(pexpect.EOF)
+
+
+def test_replaced_hsm_reaches_the_client_through_remove_and_add_cluster(hsm, tmp_path):
+    """The client's entry keeps the ENI IP of an HSM that was replaced; remove-cluster then add-cluster (which looks
+    the HSMs up again) points it at the new one."""
+    source = Setup(hsm, tmp_path, hsms=1)
+    clone = Setup(hsm, tmp_path, hsms=1, region="us-west-2", source=source)
+    source.configure("add-cluster", "--cluster-id", source.cluster_id, "--region", "us-east-1")
+    source.configure("add-cluster", "--cluster-id", clone.cluster_id, "--region", "us-west-2")
+    old_ip, new_ip = clone.ips[0], "10.5.%d.9" % next(_ips)
+    events.emit("hsm_deleted", account="123456789012", region="us-west-2", cluster_id=clone.cluster_id,
+                hsm_id="hsm-%s0" % clone.cluster_id[-10:], eni_ip=old_ip)
+    events.emit("hsm_created", account="123456789012", region="us-west-2", cluster_id=clone.cluster_id,
+                hsm_id="hsm-%s1" % clone.cluster_id[-10:], eni_ip=new_ip, availability_zone="us-west-2a")
+
+    def clone_servers():
+        config = json.loads(open(source.root + "/etc/cloudhsm-cli.cfg").read())
+        entry = next(c for c in config["clusters"] if c.get("cluster_id") == clone.cluster_id)
+        return [server["hostname"] for server in entry["cluster"]["servers"]]
+
+    assert clone_servers() == [old_ip]
+    stale = source.cli("user", "list", "--cluster-id", clone.cluster_id)
+    assert json.loads(stale.stdout)["error_code"] == 1
+    source.configure("remove-cluster", "--cluster-id", clone.cluster_id)
+    source.configure("add-cluster", "--cluster-id", clone.cluster_id, "--region", "us-west-2")
+    assert clone_servers() == [new_ip]
+    users = json.loads(source.cli("user", "list", "--cluster-id", clone.cluster_id).stdout)
+    assert users["error_code"] == 0 and "admin" in [u["username"] for u in users["data"]["users"]]
+    # remove-cluster names only a configured cluster; both subcommands print their syntax on --help.
+    gone = run_tool(source.root, "configure-cli", ["remove-cluster", "--cluster-id", "cluster-notconfigured"],
+                    endpoint=hsm.endpoint)
+    assert gone.returncode == 1 and gone.stderr.startswith("Error: cluster cluster-notconfigured is not in ")
+    for action in ("add-cluster", "remove-cluster"):
+        usage = source.configure(action, "--help").stdout
+        assert usage.startswith("Usage: configure-cli %s [OPTIONS] --cluster-id <CLUSTER ID>" % action)
+        assert usage.rstrip().endswith("[-h, --help]")

@@ -45,8 +45,8 @@ class VerboseRun(demo.DemoRun):
                         ANSIBLE_REMOTE_TMP=self.remote_tmp, ANSIBLE_LOCAL_TEMP=self.local_tmp)
         return endpoint
 
-    def playbook_command(self, path, check=False):
-        return super().playbook_command(path, check) + ["-vvvv"]
+    def playbook_command(self, path, *args, **kwargs):
+        return super().playbook_command(path, *args, **kwargs) + ["-vvvv"]
 
 
 def files_under(root):

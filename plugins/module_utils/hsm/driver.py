@@ -75,6 +75,57 @@ _MISSING_USER_PATTERNS = re.compile(
     r"no such user|USER_NOT_FOUND", re.IGNORECASE)
 
 
+# Texts the tools print for a locked account and for HSMs that do not answer (SDK 3 shows a locked account as an
+# ordinary login failure, so only SDK 5 texts can say it).
+_LOCKED_PATTERNS = re.compile(r"\blocked\b|lock(ed)?[ -]?out|RET_USER_LOCKED", re.IGNORECASE)
+_UNREACHABLE_PATTERNS = re.compile(
+    r"unable to connect|not reachable|unreachable|connection (to the (HSM|server)s? )?(failed|refused|timed out)",
+    re.IGNORECASE)
+# The HSM locks an account after this many failed logins in a row (reference: "lockout after 5 failed logins").
+LOGIN_ATTEMPTS_BEFORE_LOCKOUT = 5
+# Passwords the tools accept: 7 to 32 characters in the 2023 user guide, 8 to 32 in the current one.
+PASSWORD_MIN_LENGTH = 7
+PASSWORD_SAFE_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 32
+
+
+def is_locked_error(message):
+    return bool(message) and bool(_LOCKED_PATTERNS.search(message))
+
+
+def is_unreachable_error(message):
+    return bool(message) and bool(_UNREACHABLE_PATTERNS.search(message))
+
+
+def login_failed_message(username, role, where, detail):
+    """Why a login failed, and what to do about it: a locked account, HSMs that do not answer, or (the rest) wrong
+    credentials. ``where``: the cluster or servers; ``detail``: the tool's answer."""
+    head = "login as %s (%s) on %s was refused: %s." % (username, role, where, detail)
+    if is_locked_error(detail):
+        return ("%s The account is locked after %d failed logins in a row (this run tried once and did not retry). "
+                "An admin must set a new password for it: hsmops.cloudhsm.cloudhsm_user, logged in as an admin, with "
+                "users=[{name: %s, role: %s, password: NEW}] and update_password=always; then log in with the new "
+                "password." % (head, LOGIN_ATTEMPTS_BEFORE_LOCKOUT, username, role))
+    if is_unreachable_error(detail):
+        return ("login as %s (%s) on %s failed: %s. No HSM that the client configuration lists for %s answered, so "
+                "the credentials were not checked (not retried). Make sure the cluster's HSMs are ACTIVE and "
+                "reachable from this host on TCP 2223-2225; if an HSM was replaced, update the client configuration "
+                "(the hsmops.cloudhsm.cloudhsm_sync_config role with each cluster's hsm_ips), then run again."
+                % (username, role, where, detail, where))
+    return ("%s It was not retried, so the account is not locked by this run; check the username, role and "
+            "password (%d failed logins in a row lock the account)." % (head, LOGIN_ATTEMPTS_BEFORE_LOCKOUT))
+
+
+def password_problem(owner, password):
+    """Why a password will be refused by the tools (its length), or None. ``owner`` names whose password it is."""
+    if password is None or PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        return None
+    return ("the password of %s has %d characters; CloudHSM accepts %d to %d (%d to %d on current clusters). Give "
+            "it a password of %d to %d characters; nothing was changed." % (
+                owner, len(password), PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_SAFE_MIN_LENGTH,
+                PASSWORD_MAX_LENGTH, PASSWORD_SAFE_MIN_LENGTH, PASSWORD_MAX_LENGTH))
+
+
 def is_lineage_error(message):
     return bool(message) and bool(_LINEAGE_PATTERNS.search(message))
 

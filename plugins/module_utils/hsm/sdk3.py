@@ -22,7 +22,7 @@ import re
 import tempfile
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL)
+    HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL, login_failed_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
@@ -31,31 +31,45 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import
 # Config
 
 
+# What every config error says to do: the role writes the file in the shape cloudhsm_mgmt_util reads.
+_CONFIG_FIX = ("Write it with the hsmops.cloudhsm.cloudhsm_sync_config role (sdk 3, each cluster's hsm_ip, source "
+               "first), or set client_config to the file that role wrote.")
+
+
 def read_servers(path):
     """[(index, hostname, name)] of a CMU config (cloudhsm_mgmt_util.cfg, SyncClusters.cfg), in config order."""
     try:
         with open(path) as handle:
             config = json.load(handle)
     except (IOError, OSError) as exc:
-        raise HsmError("cannot read the cloudhsm_mgmt_util config %s: %s" % (path, exc.strerror or exc))
+        raise HsmError("cannot read the cloudhsm_mgmt_util config %s (client_config): %s. SDK 3 needs that file to "
+                       "list one HSM ENI IP of each cluster as a server. %s" % (path, exc.strerror or exc, _CONFIG_FIX))
     except ValueError as exc:
-        raise HsmError("the cloudhsm_mgmt_util config %s is not JSON: %s" % (path, exc))
+        raise HsmError("the cloudhsm_mgmt_util config %s is not JSON (%s); cloudhsm_mgmt_util needs a JSON object "
+                       "with a \"servers\" list. %s" % (path, exc, _CONFIG_FIX))
+    entries = config.get("servers") if isinstance(config, dict) else None
     servers = []
-    for index, server in enumerate(config.get("servers") or []):
-        servers.append((index, server.get("hostname"), server.get("name") or server.get("hostname")))
+    for index, server in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(server, dict) or not server.get("hostname"):
+            raise HsmError("server %d of the cloudhsm_mgmt_util config %s has no hostname (found %r); every server "
+                           "needs the ENI IP of an HSM. %s" % (index, path, server, _CONFIG_FIX))
+        servers.append((index, server["hostname"], server.get("name") or server["hostname"]))
     if not servers:
-        raise HsmError("the cloudhsm_mgmt_util config %s lists no servers." % path)
+        raise HsmError("the cloudhsm_mgmt_util config %s lists no servers; it needs one server (an HSM ENI IP) per "
+                       "cluster, source first. %s" % (path, _CONFIG_FIX))
     return servers
 
 
-def resolve_server(servers, wanted):
+def resolve_server(servers, wanted, path=None):
     """The index of a server given as an index (int or digit string), ENI IP/hostname or name."""
     text = str(wanted).strip()
     for index, hostname, name in servers:
         if text in (str(index), hostname, name):
             return index
-    raise HsmError("server %r is not in the cloudhsm_mgmt_util config (it lists %s). Give an index or an ENI IP "
-                   "from that list." % (wanted, ", ".join("%d=%s" % (s[0], s[1]) for s in servers)))
+    raise HsmError("server %r is not in the cloudhsm_mgmt_util config%s (it lists %s). Give an index or an ENI IP "
+                   "from that list; for a cluster the config lacks, add it to the clusters of the "
+                   "hsmops.cloudhsm.cloudhsm_sync_config role and run that role again." % (
+                       wanted, " " + path if path else "", ", ".join("%d=%s" % (s[0], s[1]) for s in servers)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -251,8 +265,10 @@ class Sdk3Driver(object):
 class Sdk3Session(object):
 
     def __init__(self, settings, config_path, targets=None, secrets=()):
+        self.config_path = config_path
         self.servers = read_servers(config_path)
-        self._targets = [resolve_server(self.servers, t) for t in targets] if targets else [s[0] for s in self.servers]
+        self._targets = ([resolve_server(self.servers, t, config_path) for t in targets] if targets
+                         else [s[0] for s in self.servers])
         self.tool = ToolSession([settings.tool(SDK3_TOOL), config_path], timeout=settings.timeout, secrets=secrets,
                                 name=SDK3_TOOL)
         self.banner = _first_prompt(self.tool, match_prompt)
@@ -271,7 +287,7 @@ class Sdk3Session(object):
         return "server %s" % index
 
     def resolve(self, wanted):
-        return resolve_server(self.servers, wanted)
+        return resolve_server(self.servers, wanted, self.config_path)
 
     def targets(self):
         return list(self._targets)
@@ -325,10 +341,8 @@ class Sdk3Session(object):
         if failed or not results or command_failure(text):
             if results and any(results.values()):
                 self.command("logoutHSM")
-            raise LoginFailed("loginHSM %s %s was refused on %s: %s. It was not retried, so the account is not locked "
-                              "by this run; check the user type, name and password." % (
-                                  user_type, username, ", ".join(failed) or "the servers",
-                                  command_failure(text) or "no success line"))
+            raise LoginFailed("loginHSM %s %s: %s" % (user_type, username, login_failed_message(
+                username, role, ", ".join(failed) or "the servers", command_failure(text) or "no success line")))
         self._users = None
         self._key_lists = {}
 
@@ -457,8 +471,8 @@ class KmuSession(object):
         text = self.command("loginHSM -u CU -s %s -hpswd" % username, password)
         ok, message = parse_kmu_status(text)[:2]
         if not ok:
-            raise LoginFailed("key_mgmt_util loginHSM as crypto user %s was refused: %s. It was not retried, so the "
-                              "account is not locked by this run." % (username, message))
+            raise LoginFailed("key_mgmt_util loginHSM: %s" % login_failed_message(
+                username, role, "the cluster of the client daemon", message))
 
     def user_ids(self):
         return parse_kmu_users(self.command("listUsers"))

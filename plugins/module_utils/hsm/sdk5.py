@@ -20,7 +20,7 @@ import re
 from ansible.module_utils.six.moves import shlex_quote
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    HsmError, LoginFailed, OpResult, SDK5_TOOL)
+    HsmError, LoginFailed, OpResult, SDK5_TOOL, login_failed_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import ClusterView, Key, User
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolSession, scrub
 
@@ -282,9 +282,7 @@ class Sdk5Session(object):
                                "configure-cli add-cluster (the hsmops.cloudhsm.cloudhsm_sync_config role does "
                                "this), then run again." % (target, _text(data)))
             if code != 0:
-                raise LoginFailed("login as %s (%s) on %s was refused: %s. It was not retried, so the account "
-                                  "is not locked by this run; check the username, role and password." % (
-                                      username, role, target or "the cluster", _text(data)))
+                raise LoginFailed(login_failed_message(username, role, target or "the cluster", _text(data)))
 
     def read_view(self, target, keys=False, key_filter=None):
         code, data = self.run(command_line("user", "list", cluster_id=self._target_option(target)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    is_lineage_error, lineage_message, users_first_message)
+    is_lineage_error, is_unreachable_error, lineage_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     UserSpec, apply_key_plan, apply_user_plan, plan_key_sync, plan_user_replication, plan_users, select_keys)
 
@@ -18,6 +18,33 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
 def _brief(key):
     """What results list for a key: enough to find it, small enough for 10,000 of them."""
     return {"key_reference": key.reference, "label": key.label, "id": key.key_id, "owner": key.owner}
+
+
+def failure_summary(reports, shown=5, max_clauses=10):
+    """One clause per destination and reason: how many keys, the first few labels, and why (with what to do when the
+    reason is HSMs that did not answer)."""
+    clauses = []
+    for report in reports:
+        by_reason = {}
+        for key in report["failed"]:
+            reason = key.get("reason") or "no reason given"
+            by_reason.setdefault(reason, []).append(str(key.get("label") or key.get("key_reference")))
+        for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+            listed = ", ".join(names[:shown]) + (" and %d more" % (len(names) - shown) if len(names) > shown else "")
+            if is_unreachable_error(reason):
+                reason += (" (the HSMs of %s did not answer: make sure they are ACTIVE and reachable; if one was "
+                           "replaced, update the client configuration)" % report["cluster"])
+            clauses.append((report["cluster"], "to %s, %d key(s) (%s): %s" % (
+                report["cluster"], len(names), listed, reason)))
+    text = [clause for unused_cluster, clause in clauses[:max_clauses]]
+    rest = clauses[max_clauses:]
+    if rest:
+        clusters = []
+        for cluster, unused_clause in rest:
+            if cluster not in clusters:
+                clusters.append(cluster)
+        text.append("%d more groups of keys with other reasons, to %s" % (len(rest), ", ".join(clusters)))
+    return "; ".join(text)
 
 
 def lineage_probe(session, source, destination, username):
@@ -105,8 +132,9 @@ class KeySync(object):
                                                           for k in apply_key_plan(keys, plan))) + "\n")
                               for plan, (view, keys) in zip(plans, destinations)]
         if summary["failed"]:
-            fail(self.module, "%d key(s) could not be synced; see destinations[].failed for each reason." % (
-                summary["failed"]), **result)
+            fail(self.module, "%d key(s) could not be synced: %s. Fix each cause and run again: keys already synced "
+                              "are skipped; destinations[].failed lists every key with its reason." % (
+                                  summary["failed"], failure_summary(reports)), **result)
         return result
 
     def _replicate(self, plan, destination, failed):

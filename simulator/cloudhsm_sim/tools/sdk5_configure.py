@@ -55,6 +55,14 @@ FLAG_OPTIONS = (
     "--enable-validate-key-at-init",
 )
 HSM_PORT = 2223
+# The multi-cluster subcommands' syntax as the reference gives it (section 3.2).
+SUBCOMMAND_USAGE = {
+    "add-cluster": "configure-cli add-cluster [OPTIONS] --cluster-id <CLUSTER ID> [--region <REGION>] "
+    "[--endpoint <ENDPOINT>] [--hsm-ca-cert <HSM CA CERTIFICATE FILE>] "
+    "[--client-cert-hsm-tls-file <CLIENT CERTIFICATE FILE>] [--client-key-hsm-tls-file <CLIENT KEY FILE>] "
+    "[-h, --help]",
+    "remove-cluster": "configure-cli remove-cluster [OPTIONS] --cluster-id <CLUSTER ID> [-h, --help]",
+}
 
 
 def default_config(root):
@@ -181,6 +189,9 @@ def run(root, argv):
 def main(root, argv):
     if argv[:1] in (["-h"], ["--help"]):
         sys.stdout.write(USAGE)
+        return 0
+    if argv[:1] and argv[0] in SUBCOMMAND_USAGE and ("-h" in argv or "--help" in argv):
+        sys.stdout.write("Usage: %s\n" % SUBCOMMAND_USAGE[argv[0]])
         return 0
     if argv[:1] in (["-V"], ["--version"]):
         sys.stdout.write("configure-cli 5.16.0\n")

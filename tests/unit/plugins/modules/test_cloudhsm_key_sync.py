@@ -114,3 +114,18 @@ def test_sdk3_rejects_label_selection_and_purge(hsm, capsys):
 def test_source_in_destinations_is_refused(hsm, capsys):
     result = run(hsm, capsys, source="c1", destinations=["c1"])
     assert result["failed"] is True and "cannot be synced to itself" in result["msg"]
+
+
+def test_failed_keys_are_summed_up_per_destination_and_reason(hsm, capsys):
+    state = hsm.state()
+    # c2 holds another key under the handle of the source's k0: that key cannot be synced; the others can.
+    state["clusters"]["c2"]["keys"]["16"] = dict(label="other", id="", type="aes", size=32, kcv="0x00beef",
+                                                 owner="alice", shared=[], extractable=False)
+    hsm.write(state)
+    result = run(hsm, capsys, source="c1", destinations=["c2"])
+    assert result["failed"] is True and result["summary"]["synced"] == 6 and result["summary"]["failed"] == 1
+    assert result["msg"].startswith("1 key(s) could not be synced: to c2, 1 key(s) (k0): ")
+    assert "already holds reference 0x0000000000000010 with different attributes" in result["msg"]
+    assert result["msg"].endswith("keys already synced are skipped; destinations[].failed lists every key with its "
+                                  "reason.")
+    assert result["destinations"][0]["failed"][0]["label"] == "k0"

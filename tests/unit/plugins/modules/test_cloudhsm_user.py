@@ -100,3 +100,25 @@ def test_activation_then_no_change(hsm, capsys, sdk, cluster):
                                                                    failures=0)
     again = run_module(cloudhsm_activate.main, hsm, args, capsys)
     assert again["changed"] is False and again["clusters"][0]["already_active"] is True
+
+
+@pytest.mark.parametrize("password", ["Ab1-x", "Aa1-" * 9])
+def test_password_outside_the_tools_limits_fails_before_any_tool_runs(hsm, capsys, password):
+    users = [BOB, dict(name="short_or_long", password=password)]
+    result = run(hsm, capsys, clusters=["c1", "c2"], users=users)
+    assert result["failed"] is True
+    assert ("the password of user short_or_long has %d characters; CloudHSM accepts 7 to 32" % len(password)
+            in result["msg"])
+    assert "Give it a password of 8 to 32 characters; nothing was changed." in result["msg"]
+    assert password not in result["msg"]
+    assert hsm.calls() == [] and "bob" not in hsm.state()["clusters"]["c1"]["users"]
+
+
+def test_activation_with_a_password_the_tools_refuse_changes_nothing(hsm, capsys):
+    state = hsm.state()
+    state["clusters"]["c2"]["users"]["admin"].update(role="PRECO", password="password")
+    hsm.write(state)
+    result = run_module(cloudhsm_activate.main, hsm, dict(clusters=["c2"], admin_password="Sh0rt"), capsys)
+    assert result["failed"] is True
+    assert "the password of the first admin (admin_password) has 5 characters" in result["msg"]
+    assert hsm.calls() == [] and hsm.state()["clusters"]["c2"]["users"]["admin"]["role"] == "PRECO"

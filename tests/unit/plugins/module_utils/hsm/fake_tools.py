@@ -238,6 +238,8 @@ class FakeCli(Fake):
 
     def cmd_login(self, name, cluster, opt, unused_raw):
         problem = self.check_login(cluster, opt["username"], opt.get("password"))
+        if problem == "locked":
+            return 1, "Login failed: the user is locked out; an admin must reset its password"
         if problem:
             return 1, "Login failed: incorrect username, role or password"
         self.sessions[name] = opt["username"].lower()

@@ -93,6 +93,22 @@ def test_sdk5_wrong_password_fails_once_without_retry_or_leak(hsm):
     assert [value[0] for kind, value in hsm.calls() if kind == "command"] == ["login"]
 
 
+def test_sdk5_locked_user_is_told_how_to_get_a_new_password(hsm):
+    state = hsm.state()
+    state["clusters"]["c1"]["users"]["alice"]["failures"] = 5
+    hsm.write(state)
+    session = get_driver("5", hsm.settings).open(["c1"], secrets=[ALICE_PW])
+    with pytest.raises(LoginFailed) as caught:
+        session.login("alice", "crypto-user", ALICE_PW)
+    session.close()
+    text = str(caught.value)
+    assert "login as alice (crypto-user) on c1 was refused: Login failed: the user is locked out" in text
+    assert "locked after 5 failed logins in a row" in text and "did not retry" in text
+    assert "users=[{name: alice, role: crypto-user, password: NEW}] and update_password=always" in text
+    assert "check the username" not in text and ALICE_PW not in text
+    assert hsm.state()["clusters"]["c1"]["users"]["alice"]["failures"] == 5
+
+
 def test_sdk5_user_lifecycle_and_activation(hsm):
     state = hsm.state()
     state["clusters"]["c2"]["users"]["admin"].update(role="PRECO", password="x")

@@ -185,6 +185,34 @@ def test_config_servers_and_resolution(tmp_path):
         sdk3.resolve_server(servers, "10.9.9.9")
 
 
+@pytest.mark.parametrize("content, found", [
+    (None, "cannot read the cloudhsm_mgmt_util config {path} (client_config): No such file or directory"),
+    ("servers: [not JSON", "the cloudhsm_mgmt_util config {path} is not JSON ("),
+    ('["10.0.1.10"]', "the cloudhsm_mgmt_util config {path} lists no servers; it needs one server"),
+    ('{"servers": []}', "the cloudhsm_mgmt_util config {path} lists no servers; it needs one server"),
+    ('{"servers": [{"port": 2225}]}', "server 0 of the cloudhsm_mgmt_util config {path} has no hostname"),
+])
+def test_config_errors_name_the_file_the_problem_and_the_fix(tmp_path, content, found):
+    path = tmp_path / "SyncClusters.cfg"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(HsmError) as caught:
+        sdk3.read_servers(str(path))
+    text = str(caught.value)
+    assert found.format(path=path) in text
+    assert "Write it with the hsmops.cloudhsm.cloudhsm_sync_config role" in text and "set client_config" in text
+
+
+def test_server_out_of_range_names_the_config_and_the_fix():
+    servers = [(0, "10.0.2.9", "10.0.2.9"), (1, "10.1.3.11", "10.1.3.11")]
+    with pytest.raises(HsmError) as caught:
+        sdk3.resolve_server(servers, "5", "/opt/cloudhsm/etc/SyncClusters.cfg")
+    text = str(caught.value)
+    assert "server '5' is not in the cloudhsm_mgmt_util config /opt/cloudhsm/etc/SyncClusters.cfg" in text
+    assert "(it lists 0=10.0.2.9, 1=10.1.3.11)" in text and "Give an index or an ENI IP from that list" in text
+    assert "run that role again" in text
+
+
 @pytest.mark.parametrize("message, lineage, missing", [
     ("HSM Error: Masked object could not be unmasked: the clusters do not share a masking key", True, False),
     ("The source and destination clusters do not share a masking key: they must be clones", True, False),
