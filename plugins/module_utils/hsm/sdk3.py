@@ -77,6 +77,9 @@ def resolve_server(servers, wanted, path=None):
 
 _PROMPT = re.compile(
     r"(?P<prompt>aws-cloudhsm\s?>|server\s?\d*\s?>|\(y/n\)\?|\(R/I/A\):|\(R/B/I\):|[Pp]assword:)[ \t]*\Z")
+# syncKey / syncUser lines queued at once: few enough that their answers never fill the pipes while lines wait.
+PIPELINE_SIZE = 100
+
 _SERVER_HEADER = re.compile(r"^(Users|Keys) on server (\d+)\((.*?)\):\s*$", re.M)
 _USER_ROW = re.compile(r"^\s*(\d+)\s+([A-Za-z]+)\s+(\S+)\s+(YES|NO)\s+(\d+)\s+(YES|NO)\s*$", re.M)
 _SERVER_RESULT = re.compile(r"(\w+) (success|failed) on server (\d+)\((.*?)\)")
@@ -90,6 +93,25 @@ def match_prompt(buffer):
     if found is None:
         return None
     return len(buffer), found.group("prompt")
+
+
+# With commands queued, several answers arrive at once: each ends at the next command prompt (at a line start) or
+# question, wherever it stands in what was read.
+_NEXT_PROMPT = re.compile(
+    r"(?P<prompt>(?<![^\n])(?:aws-cloudhsm\s?>|server\s?\d*\s?>)|\(y/n\)\?|\(R/I/A\):|\(R/B/I\):|[Pp]assword:[ \t]*\Z)")
+
+
+def match_next_prompt(buffer):
+    """Matcher for ToolSession.read_until with queued commands: the answer up to the first prompt."""
+    found = _NEXT_PROMPT.search(buffer)
+    if found is None:
+        return None
+    return found.end(), found.group("prompt").strip()
+
+
+def is_question(prompt):
+    """True for the prompts that wait for an answer (y/n, retry choice, password), not for a command."""
+    return not (prompt.startswith("aws-cloudhsm") or prompt.startswith("server"))
 
 
 def _server_sections(text):
@@ -272,6 +294,7 @@ class Sdk3Session(object):
         self.tool = ToolSession([settings.tool(SDK3_TOOL), config_path], timeout=settings.timeout, secrets=secrets,
                                 name=SDK3_TOOL)
         self.banner = _first_prompt(self.tool, match_prompt)
+        self.asked_question = False
         self._users = None
         self._key_lists = {}
         if "unencrypted mode" in self.banner or "Enabling E2E failed" in self.banner:
@@ -300,10 +323,12 @@ class Sdk3Session(object):
         if password:
             self.tool.add_secret(password)
         self.tool.send(line)
+        self.asked_question = False
         output = []
         while True:
             text, prompt = self.tool.read_until(match_prompt)
             output.append(text)
+            self.asked_question = self.asked_question or is_question(prompt)
             if prompt.endswith("(y/n)?"):
                 self.tool.send("y")
             elif prompt == "(R/I/A):":
@@ -331,6 +356,42 @@ class Sdk3Session(object):
                 outputs.append(self.command(line, password))
         finally:
             self.command("exit")
+        return outputs
+
+    def _pipelined_in_server(self, index, lines):
+        """Enter server mode on ``index`` and run commands that take no password, queued PIPELINE_SIZE at a time.
+
+        Whether syncKey and syncUser ask a question is not documented. The first line runs alone, answering any
+        question; only when it asked none are the others queued, so that no queued line can be read as an answer.
+        """
+        if not lines:
+            return []
+        text = self.command("server %d" % index)
+        failure = command_failure(text)
+        if failure:
+            raise HsmError("cannot enter server mode on %s: %s" % (self.server_name(index), failure))
+        outputs = [self.command(lines[0])]
+        if self.asked_question:
+            try:
+                outputs.extend(self.command(line) for line in lines[1:])
+            finally:
+                self.command("exit")
+            return outputs
+        for start in range(1, len(lines), PIPELINE_SIZE):
+            chunk = lines[start:start + PIPELINE_SIZE]
+            self.tool.send("\n".join(chunk))
+            for line in chunk:
+                text, prompt = self.tool.read_until(match_next_prompt)
+                if is_question(prompt):
+                    # The lines queued behind this one may be read as answers: stop, and let a rerun compare again.
+                    self.tool.close()
+                    raise HsmError(
+                        "cloudhsm_mgmt_util asked %r after %r, which asked nothing the first time; the commands queued "
+                        "behind it may have been read as answers, so this run stops. Rerun: the clusters are "
+                        "compared again and only what is still missing is copied." % (prompt, line.split()[0]))
+                text = text.rstrip()
+                outputs.append(text[:-len(prompt)] if text.endswith(prompt) else text)
+        self.command("exit")
         return outputs
 
     def login(self, username, role, password, targets=None):
@@ -419,15 +480,15 @@ class Sdk3Session(object):
 
     def replicate_users(self, users, source, destination):
         destination_index = self.resolve(destination)
-        outputs = self._in_server(self.resolve(source), [
-            ("syncUser %d %d" % (user.user_id, destination_index), None) for user in users])
+        outputs = self._pipelined_in_server(self.resolve(source), [
+            "syncUser %d %d" % (user.user_id, destination_index) for user in users])
         self._users = None
         return [self._sync_result(text, "syncUser") for text in outputs]
 
     def replicate_keys(self, keys, source, destination):
         destination_index = self.resolve(destination)
-        outputs = self._in_server(self.resolve(source), [
-            ("syncKey %s %d" % (key.reference, destination_index), None) for key in keys])
+        outputs = self._pipelined_in_server(self.resolve(source), [
+            "syncKey %s %d" % (key.reference, destination_index) for key in keys])
         self._key_lists = {}
         return [self._sync_result(text, "syncKey") for text in outputs]
 

@@ -508,6 +508,17 @@ class FakeCmu(Fake):
                          index, host, len(entries), len(entries), ",".join(entries), index, host))
 
     def cmd_syncKey(self, args):
+        # The reference leaves open whether syncKey asks to confirm: "sync_key_asks" makes it ask "always", or on
+        # every call but the first ("after_first").
+        asks = self.state.get("sync_key_asks")
+        self.sync_key_calls = getattr(self, "sync_key_calls", 0) + 1
+        if asks == "always" or (asks == "after_first" and self.sync_key_calls > 1):
+            self.out("Do you want to continue(y/n)?")
+            answer = self.line()
+            self.log("answer", answer)
+            if answer != "y":
+                self.out("syncKey aborted\n")
+                return
         source = self.cluster(self.state["servers"][self.server])
         problem = self.sync_key(source, args[0], self.cluster(self.state["servers"][int(args[1])]), self.login)
         self.out("syncKey failed: HSM Error: %s\n" % problem if problem else "syncKey success\n")

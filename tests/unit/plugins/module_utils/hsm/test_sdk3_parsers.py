@@ -224,3 +224,32 @@ def test_server_out_of_range_names_the_config_and_the_fix():
 def test_error_classification(message, lineage, missing):
     assert is_lineage_error(message) is lineage
     assert is_missing_user_error(message) is missing
+
+
+def test_queued_answers_are_split_at_each_prompt():
+    buffer = ("syncKey success\nserver0>syncKey failed: HSM Error: RET_KEY_NOT_FOUND on server 1(10.0.1.10)\n"
+              "server0>syncKey success\nserver0>")
+    answers = []
+    while True:
+        found = sdk3.match_next_prompt(buffer)
+        if found is None:
+            break
+        end, prompt = found
+        answers.append((buffer[:end], prompt))
+        buffer = buffer[end:]
+    assert [prompt for unused, prompt in answers] == ["server0>"] * 3
+    assert "RET_KEY_NOT_FOUND on server 1(10.0.1.10)" in answers[1][0]
+    assert buffer == ""
+
+
+@pytest.mark.parametrize("text, prompt", [
+    ("Do you want to continue(y/n)?", "(y/n)?"),
+    ("Enter password: ", "password:"),
+])
+def test_a_question_among_queued_answers_is_found(text, prompt):
+    assert sdk3.match_next_prompt(text)[1].lower() == prompt
+    assert sdk3.is_question(prompt) and not sdk3.is_question("server0>")
+
+
+def test_a_prompt_inside_a_line_is_not_taken_for_the_end_of_an_answer():
+    assert sdk3.match_next_prompt("on server 0(10.0.0.10) -> server 1 done\n") is None
