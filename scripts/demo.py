@@ -1,12 +1,15 @@
 """``make demo``: the cross-region clone of a CloudHSM cluster, then a day-2 sync, against the local simulator.
 
-    python scripts/demo.py [--sdk 5|3] [--run-dir DIR]
+    python scripts/demo.py [--sdk 5|3] [--kms 0|1] [--run-dir DIR]
 
 Run from the collection root (the build-tree copy, where ANSIBLE_COLLECTIONS_PATH finds the collection and its
 dependencies). Steps: start ``cloudhsm-sim serve`` on 127.0.0.1, build the simulated client package, make a VPC and
 subnets in each region, run ``playbooks/clone_cluster.yml``, add a user and a key on the source, run
 ``playbooks/sync.yml``, then read users and keys straight from the simulated HSMs of every cluster and show that
-they match. The simulator is stopped at the end, whatever happens.
+they match. With ``--kms 1`` (``make demo KMS=1``) the DR set also gets ``kmsuser`` and a KMS custom key store on
+the clone (``playbooks/examples/simulator/kms.yml``), and after the sync a key store on the source gets a KMS key;
+the source cluster is then lost and ``playbooks/restore_in_region.yml`` brings the key back. The simulator is
+stopped at the end, whatever happens.
 
 ``DemoRun`` is also what ``tests/e2e`` drives, so the test runs the same flow as the demo.
 """
@@ -17,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,8 @@ CLIENT_PACKAGES = ("cloudhsm-cli", "cloudhsm-client")
 SIMULATOR_MAINTAINER = "hsmops.cloudhsm simulator"
 CLIENT_ETC = "/opt/cloudhsm/etc"
 CLIENT_LEFTOVERS = ("cloudhsm-cli.cfg", "SyncClusters.cfg", "customerCA.crt", "cloudhsm_client.cfg", "cloudhsm_mgmt_util.cfg")
+KMS_SOURCE_STORE = "demo-keystore"
+KMS_PLAINTEXT = b"written before the loss"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -66,18 +72,25 @@ class PlaybookRun:
 class DemoRun:
     """One demo: a simulator, a run directory with the settings, and the playbooks run against them."""
 
-    def __init__(self, sdk, run_dir, out=sys.stdout):
+    def __init__(self, sdk, run_dir, out=sys.stdout, kms=False):
         self.sdk = int(sdk)
         self.run_dir = os.path.abspath(run_dir)
         self.out = out
+        self.kms = bool(kms)
         self.proc = None
         self.client_lock = None
         self.env = None
         self.package_file = None
-        self.settings = os.path.join(EXAMPLES, "dr.yml")
+        self.settings = os.path.join(EXAMPLES, "dr.yml")  # may be replaced by a run with settings of its own
         self.network_file = os.path.join(self.run_dir, "network.yml")
         self.secrets_file = os.path.join(self.run_dir, "secrets.yml")
         self.passwords = {}
+
+    @property
+    def settings_files(self):
+        """The DR settings, then with KMS the settings that add kmsuser and a key store on the clone (whose clone
+        item, with a second zone, replaces the one of dr.yml)."""
+        return [self.settings] + ([os.path.join(EXAMPLES, "kms.yml")] if self.kms else [])
 
     # -- output ---------------------------------------------------------------------------------------------
     def say(self, text=""):
@@ -149,40 +162,45 @@ class DemoRun:
     def write_secrets(self):
         """Random passwords in a file only the owner can read (never on a command line)."""
         self.passwords = {name: secrets.token_urlsafe(12) for name in ("admin", "payments_app", "new_user")}
+        if self.kms:  # KMS takes 7 to 32 letters and digits only
+            self.passwords["kmsuser"] = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
         fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("---\n")
             yaml.safe_dump({"dr_passwords": self.passwords}, handle, default_flow_style=False)
 
     # -- playbooks ------------------------------------------------------------------------------------------
-    def playbook_command(self, path, check=False):
+    def playbook_command(self, path, check=False, extra_files=()):
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path,
-                   "-i", os.path.join(EXAMPLES, "inventory.yml"),
-                   "-e", "@" + self.settings,
-                   "-e", "@" + self.secrets_file,
-                   "-e", json.dumps({"cloudhsm_dr_sdk": self.sdk, "dr_run_dir": self.run_dir,
-                                     "dr_network_file": self.network_file,
-                                     "cloudhsm_dr_client_package_file": self.package_file or ""})]
+                   "-i", os.path.join(EXAMPLES, "inventory.yml")]
+        for settings in self.settings_files:
+            command += ["-e", "@" + settings]
         if os.path.exists(self.network_file):
-            command[6:6] = ["-e", "@" + self.network_file]
+            command += ["-e", "@" + self.network_file]
+        command += ["-e", "@" + self.secrets_file,
+                    "-e", json.dumps({"cloudhsm_dr_sdk": self.sdk, "dr_run_dir": self.run_dir,
+                                      "dr_network_file": self.network_file,
+                                      "cloudhsm_dr_client_package_file": self.package_file or ""})]
+        for extra in extra_files:
+            command += ["-e", "@" + extra]
         if check:
             command.append("--check")
         return command
 
-    def start_playbook(self, name, log_name=None, check=False):
+    def start_playbook(self, name, log_name=None, check=False, extra_files=()):
         """Start a playbook in the background; returns (process, log path)."""
         path = os.path.join(EXAMPLES, name)
         if not os.path.exists(path):
             path = os.path.join(PLAYBOOKS, name)
         log_path = os.path.join(self.run_dir, (log_name or os.path.splitext(os.path.basename(name))[0]) + ".log")
         log = open(log_path, "w")
-        proc = subprocess.Popen(self.playbook_command(path, check), cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(self.playbook_command(path, check, extra_files), cwd=ROOT, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         return proc, log, log_path
 
-    def run_playbook(self, name, log_name=None, check=False, progress=True):
+    def run_playbook(self, name, log_name=None, check=False, progress=True, extra_files=()):
         started = time.monotonic()
-        proc, log, log_path = self.start_playbook(name, log_name, check)
+        proc, log, log_path = self.start_playbook(name, log_name, check, extra_files)
         recap, changed_tasks, task = {}, [], None
         with log:
             for line in proc.stdout:
@@ -211,19 +229,26 @@ class DemoRun:
 
     # -- what the HSMs hold ---------------------------------------------------------------------------------
     def dr_settings(self):
-        with open(self.settings) as handle:
-            return yaml.safe_load(handle)
+        """The DR settings as the playbooks see them: the settings files in order, later top-level keys winning."""
+        settings = {}
+        for path in self.settings_files:
+            with open(path) as handle:
+                settings.update(yaml.safe_load(handle))
+        return settings
+
+    def aws(self, service, region, **options):
+        import boto3
+
+        return boto3.client(service, region_name=region, endpoint_url=self.env["AWS_ENDPOINT_URL"],
+                            aws_access_key_id="testing", aws_secret_access_key="testing", **options)
 
     def clusters(self):
         """Every live cluster of the DR set, source first, from the CloudHSM API (boto3 on the simulator)."""
-        import boto3
-
         settings = self.dr_settings()
         members = [("source", settings["cloudhsm_dr_source"])] + [("clone", c) for c in settings["cloudhsm_dr_clones"]]
         found = []
         for role, member in members:
-            client = boto3.client("cloudhsmv2", region_name=member["region"], endpoint_url=self.env["AWS_ENDPOINT_URL"],
-                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+            client = self.aws("cloudhsmv2", member["region"])
             for cluster in client.describe_clusters()["Clusters"]:
                 tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
                 if tags.get("Name") == member["name"] and cluster["State"] not in ("DELETE_IN_PROGRESS", "DELETED"):
@@ -279,23 +304,139 @@ class DemoRun:
                                                      for k in row["keys"]))
         self.say("  users and keys match in every cluster: %s" % ("yes" if report["match"] else "NO"))
 
+    # -- KMS custom key stores ------------------------------------------------------------------------------
+    def key_store(self, region, name):
+        """The key store called name in region, as DescribeCustomKeyStores gives it, or None."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.aws("kms", region).describe_custom_key_stores(CustomKeyStoreName=name)["CustomKeyStores"][0]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "CustomKeyStoreNotFoundException":
+                return None
+            raise
+
+    def clone_key_stores(self):
+        """(clone, store or None) for every clone of the settings that names a key_store."""
+        return [(clone, self.key_store(clone["region"], clone["key_store"]))
+                for clone in self.dr_settings()["cloudhsm_dr_clones"] if clone.get("key_store")]
+
+    def print_clone_key_stores(self):
+        for clone, store in self.clone_key_stores():
+            if store is None:
+                self.say("  KMS key store %s: missing in %s" % (clone["key_store"], clone["region"]))
+                continue
+            self.say("  KMS key store %s (%s) %s on the clone %s in %s"
+                     % (store["CustomKeyStoreName"], store["CustomKeyStoreId"], store["ConnectionState"],
+                        store["CloudHsmClusterId"], clone["region"]))
+        self.say("         (a second store with its own KMS keys: keys of the source's store do not work there)")
+
+    def source_key_and_secret(self):
+        """A KMS key in the source's key store and a ciphertext made with it: what must survive the loss."""
+        source = self.dr_settings()["cloudhsm_dr_source"]
+        store = self.key_store(source["region"], KMS_SOURCE_STORE)
+        kms = self.aws("kms", source["region"])
+        key = kms.create_key(Origin="AWS_CLOUDHSM", CustomKeyStoreId=store["CustomKeyStoreId"],
+                             Description="hsmops demo")["KeyMetadata"]
+        blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=KMS_PLAINTEXT)["CiphertextBlob"]
+        return store, key, blob
+
+    def decrypt(self, region, blob):
+        """(plaintext, None) or (None, error code)."""
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+
+        # One attempt: a refused decrypt is an answer here, not something to retry.
+        kms = self.aws("kms", region, config=Config(retries={"total_max_attempts": 1}))
+        try:
+            return kms.decrypt(CiphertextBlob=blob)["Plaintext"], None
+        except ClientError as error:
+            return None, error.response["Error"]["Code"]
+
+    def take_backup(self, cluster_id):
+        request = urllib.request.Request(self.env["CLOUDHSM_SIM_ENDPOINT"].rstrip("/")
+                                         + "/_sim/clusters/%s/backup" % cluster_id, data=b"{}",
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["backup"]
+
+    def lose_cluster(self, region, cluster_id):
+        """The loss: every HSM of the cluster deleted, then the cluster (its backups stay)."""
+        client = self.aws("cloudhsmv2", region)
+        for hsm in client.describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"][0].get("Hsms", []):
+            client.delete_hsm(ClusterId=cluster_id, HsmId=hsm["HsmId"])
+        deadline = time.monotonic() + 120
+        while client.describe_clusters(Filters={"clusterIds": [cluster_id]})["Clusters"][0].get("Hsms"):
+            if time.monotonic() > deadline:
+                raise DemoError("the HSMs of %s were not deleted in time" % cluster_id)
+            time.sleep(0.2)
+        client.delete_cluster(ClusterId=cluster_id)
+
+    def write_restore_settings(self, lost_cluster_id):
+        """restore.yml for playbooks/restore_in_region.yml: the source's Region, zones and subnets."""
+        source = self.dr_settings()["cloudhsm_dr_source"]
+        with open(self.network_file) as handle:
+            subnets = yaml.safe_load(handle)["dr_subnet_ids"][source["region"]]
+        path = os.path.join(self.run_dir, "restore.yml")
+        with open(path, "w") as handle:
+            handle.write("---\n")
+            yaml.safe_dump({"cloudhsm_restore": {
+                "region": source["region"], "lost_cluster_id": lost_cluster_id, "name": source["name"] + "-restored",
+                "subnet_ids": subnets, "availability_zones": source["availability_zones"],
+                "key_store": KMS_SOURCE_STORE}}, handle, default_flow_style=False)
+        return path
+
+    def kms_restore(self, first_step, total):
+        """Steps first_step.. of the KMS demo; True when the key made before the loss decrypts again."""
+        source = self.dr_settings()["cloudhsm_dr_source"]
+        self.step(first_step, total, "KMS: a custom key store on the source cluster, and a KMS key in it")
+        self.run_playbook("kms_source_key_store.yml", progress=False)
+        store, key, blob = self.source_key_and_secret()
+        self.say("      key store %s (%s) %s on %s; kmsuser made there by clone_cluster"
+                 % (store["CustomKeyStoreName"], store["CustomKeyStoreId"], store["ConnectionState"],
+                    store["CloudHsmClusterId"]))
+        self.say("      KMS key %s, encrypted %r with it" % (key["KeyId"], KMS_PLAINTEXT.decode()))
+
+        self.step(first_step + 1, total, "the source cluster is lost (after its daily backup)")
+        lost_id = store["CloudHsmClusterId"]
+        backup = self.take_backup(lost_id)
+        self.lose_cluster(source["region"], lost_id)
+        _plain, code = self.decrypt(source["region"], blob)
+        self.say("      backup %s kept; cluster %s deleted; decrypt now fails: %s"
+                 % (backup["BackupId"], lost_id, code or "no error (unexpected)"))
+
+        self.step(first_step + 2, total, "running playbooks/restore_in_region.yml")
+        run = self.run_playbook("restore_in_region.yml", progress=False,
+                                extra_files=[self.write_restore_settings(lost_id)])
+        store = self.key_store(source["region"], KMS_SOURCE_STORE)
+        plain, code = self.decrypt(source["region"], blob)
+        self.say("      done in %.0f s, %d changes: key store %s now on %s (from backup %s)"
+                 % (run.seconds, run.changed, store["ConnectionState"], store["CloudHsmClusterId"],
+                    backup["BackupId"]))
+        usable = plain == KMS_PLAINTEXT and code is None
+        self.say("      KMS key %s usable again: %s" % (
+            key["KeyId"], "yes, decrypted %r" % plain.decode() if usable else "NO (%s)" % code))
+        return usable and store["CloudHsmClusterId"] != lost_id
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sdk", choices=["3", "5"], default="5")
-    parser.add_argument("--kms", default="0", help="accepted for the Makefile; the demo does not set up KMS")
+    parser.add_argument("--kms", default="0",
+                        help="1: also KMS custom key stores (one on the clone, one on the source restored in its Region)")
     parser.add_argument("--run-dir", default=None,
                         help="where settings and logs go (default: hsmops-demo-sdkN in the temporary directory)")
     args = parser.parse_args(argv)
     # Not inside the collection: `make build-tree` prunes files that are not part of the work tree.
     run_dir = args.run_dir or os.path.join(tempfile.gettempdir(), "hsmops-demo-sdk%s" % args.sdk)
-    demo = DemoRun(args.sdk, run_dir)
+    kms = args.kms not in ("", "0")
+    demo = DemoRun(args.sdk, run_dir, kms=kms)
     started = time.monotonic()
-    total = 7
+    total = 10 if kms else 7
     demo.say("hsmops.cloudhsm demo: clone a CloudHSM cluster from us-east-1 to us-west-2 with Client SDK %s" % args.sdk)
+    if kms:
+        demo.say("with KMS custom key stores: one on the clone, one on the source that survives the source's loss")
     demo.say("(everything runs against the local simulator; logs in %s)" % demo.run_dir)
-    if args.kms not in ("", "0"):
-        demo.say("(KMS=%s: this demo does not set up a KMS custom key store; see the cloudhsm_kms_key_store module)" % args.kms)
     try:
         demo.prepare_run_dir()
         demo.reset_client()
@@ -310,6 +451,8 @@ def main(argv=None):
         run = demo.run_playbook("clone_cluster.yml")
         demo.say("      done in %.0f s, %d changes" % (run.seconds, run.changed))
         demo.print_report(demo.report())
+        if kms:
+            demo.print_clone_key_stores()
         demo.step(5, total, "day 2: a new crypto user and a new key on the source only")
         demo.run_playbook("add_user_and_key.yml")
         demo.step(6, total, "running playbooks/sync.yml")
@@ -318,8 +461,9 @@ def main(argv=None):
         demo.step(7, total, "what every cluster holds now")
         report = demo.report()
         demo.print_report(report)
+        kms_ok = demo.kms_restore(8, total) if kms else True
         demo.say("demo finished in %.0f s" % (time.monotonic() - started))
-        return 0 if report["match"] else 1
+        return 0 if report["match"] and kms_ok else 1
     except DemoError as error:
         demo.say("demo failed: %s" % error)
         return 1

@@ -1,5 +1,8 @@
 """The `make demo` flow as a test, for SDK 5 and SDK 3: clone_cluster, a rerun, a day-2 user and key, sync.
 
+The SDK 5 flow runs with the KMS settings of `make demo KMS=1` (playbooks/examples/simulator/kms.yml): kmsuser on
+every cluster and a KMS custom key store on the clone, which reruns must leave alone.
+
 Runs from the collection's build-tree copy (ANSIBLE_COLLECTIONS_PATH pointing at it), as root: the simulated client
 packages really install into /opt/cloudhsm. Users and keys are read from the simulated HSMs themselves, not through
 the collection's code. The runs are serial (the two SDKs' client packages conflict).
@@ -7,6 +10,8 @@ the collection's code. The runs are serial (the two SDKs' client packages confli
 
 import os
 import sys
+
+import time
 
 import boto3
 import pytest
@@ -20,8 +25,8 @@ DAY2_USER = "day2_user"
 DAY2_KEY = "day2-key"
 
 
-def start_flow(sdk, run_dir):
-    run = demo.DemoRun(sdk, str(run_dir), out=sys.stderr)
+def start_flow(sdk, run_dir, kms=False):
+    run = demo.DemoRun(sdk, str(run_dir), out=sys.stderr, kms=kms)
     run.prepare_run_dir()
     run.reset_client()
     run.start_simulator()
@@ -33,7 +38,7 @@ def start_flow(sdk, run_dir):
 
 @pytest.fixture(scope="module", params=["5", "3"], ids=["sdk5", "sdk3"])
 def flow(request, tmp_path_factory):
-    run = start_flow(request.param, tmp_path_factory.mktemp("sdk" + request.param) / "run")
+    run = start_flow(request.param, tmp_path_factory.mktemp("sdk" + request.param) / "run", kms=request.param == "5")
     yield run
     run.stop_simulator()
 
@@ -72,6 +77,42 @@ def test_clone_cluster_builds_the_dr_set(flow):
     assert clone["users"] == source["users"] and clone["keys"] == source["keys"]
     assert report["match"]
     assert_clients_admitted(flow)
+    if flow.kms:
+        assert ("kmsuser", "CU") in source["users"] and ("kmsuser", "CU") in clone["users"]
+        assert_clone_key_store_connected(flow)
+
+
+def assert_clone_key_store_connected(run):
+    """The clone's KMS key store exists once, is CONNECTED, and is backed by the clone."""
+    clusters = {c["region"]: c for c in run.clusters()}
+    stores = run.clone_key_stores()
+    assert stores, "the KMS settings name no key store on a clone"
+    for clone, store in stores:
+        assert store is not None, clone
+        assert store["ConnectionState"] == "CONNECTED", store
+        assert store["CloudHsmClusterId"] == clusters[clone["region"]]["cluster_id"]
+        listed = run.aws("kms", clone["region"]).describe_custom_key_stores()["CustomKeyStores"]
+        assert [s["CustomKeyStoreName"] for s in listed].count(clone["key_store"]) == 1
+    return stores
+
+
+def reconnect_clone_key_stores(run):
+    """Disconnect and connect each clone store: KMS logs in with the kmsuser password it rotated to, which fails
+    with INVALID_CREDENTIALS if a rerun or a sync had reset the password."""
+    for clone, store in run.clone_key_stores():
+        kms = run.aws("kms", clone["region"])
+        store_id = store["CustomKeyStoreId"]
+        kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+        for wanted in ("DISCONNECTED", "CONNECTED"):
+            if wanted == "CONNECTED":
+                kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+            deadline = time.monotonic() + 30
+            while True:
+                store = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0]
+                if store["ConnectionState"] in (wanted, "FAILED") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert store["ConnectionState"] == wanted, store
 
 
 def assert_clients_admitted(run):
@@ -88,8 +129,12 @@ def assert_clients_admitted(run):
 
 
 def test_clone_cluster_rerun_changes_nothing(flow):
+    stores_before = flow.clone_key_stores() if flow.kms else []
     run = flow.run_playbook("clone_cluster.yml", log_name="clone_cluster-rerun", progress=False)
     assert run.changed_tasks == [] and run.changed == 0
+    if flow.kms:
+        assert [s["CustomKeyStoreId"] for _c, s in assert_clone_key_store_connected(flow)] == [
+            s["CustomKeyStoreId"] for _c, s in stores_before]
 
 
 def test_clone_cluster_check_mode_on_the_dr_set_changes_nothing(flow):
@@ -114,3 +159,5 @@ def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
 def test_sync_with_nothing_new_changes_nothing(flow):
     run = flow.run_playbook("sync.yml", log_name="sync-rerun", progress=False)
     assert run.changed_tasks == [] and run.changed == 0
+    if flow.kms:
+        reconnect_clone_key_stores(flow)

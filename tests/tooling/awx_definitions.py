@@ -18,6 +18,7 @@ AWX_DIR = os.path.join(ROOT, "docs", "awx")
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 ROLES = os.path.join(ROOT, "roles")
 MODULES = os.path.join(ROOT, "plugins", "modules")
+DOC_FRAGMENTS = os.path.join(ROOT, "plugins", "doc_fragments")
 COLLECTION = "hsmops.cloudhsm."
 
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
@@ -249,9 +250,22 @@ def role_spec(role):
     return load_yaml(path)["argument_specs"]["main"].get("options", {})
 
 
+def _documentation(source, attribute="DOCUMENTATION"):
+    match = re.search(r"^\s*%s\s*=\s*r?([\"']{3})(.*?)\1" % attribute, source, re.S | re.M)
+    return yaml.safe_load(match.group(2)) or {}
+
+
 def module_options(module):
-    """The options of a module's DOCUMENTATION (read from the source; no import needed)."""
+    """The options of a module's DOCUMENTATION, with those of the collection's own doc fragments it extends (read
+    from the source; no import needed). Fragments of other collections (amazon.aws) are left out."""
     with open(os.path.join(MODULES, module + ".py")) as handle:
-        source = handle.read()
-    match = re.search(r"^DOCUMENTATION\s*=\s*r?([\"']{3})(.*?)\1", source, re.S | re.M)
-    return yaml.safe_load(match.group(2)).get("options", {})
+        documentation = _documentation(handle.read())
+    options = {}
+    for fragment in documentation.get("extends_documentation_fragment") or []:
+        if not fragment.startswith(COLLECTION):
+            continue
+        name, _dot, attribute = fragment[len(COLLECTION):].partition(".")
+        with open(os.path.join(DOC_FRAGMENTS, name + ".py")) as handle:
+            options.update(_documentation(handle.read(), attribute.upper() or "DOCUMENTATION").get("options", {}))
+    options.update(documentation.get("options", {}))
+    return options
