@@ -28,7 +28,8 @@ WITH_SIM := $(BIN)/python scripts/with_simulator.py
 	bench chaos docs clean
 
 help:
-	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3)"
+	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3,"
+	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region)"
 	@echo "make test       every check: lint sanity units pytests e2e chaos-fast integration molecule artifact"
 	@echo "make bench      benchmarks (not part of test), results in bench/RESULTS.md"
 

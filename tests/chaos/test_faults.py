@@ -37,7 +37,10 @@ FULL_BOUNDARIES = [
     "Create the keys the source must hold before it is cloned",
     "Add the rest of the source's HSMs",
     "Create the clones from the copies (or adopt the existing ones)",
+    # The clones and their HSMs are made by background jobs: killed while they run, the rerun adopts what they made.
+    "Wait for the clones",
     "Create the clones' HSMs",
+    "Wait for the clones' HSMs",
     "Let the client hosts reach the HSMs of every cluster of the DR set",
     "Add each missing cluster with configure-cli add-cluster",
     "Copy the source's users to the clones",
