@@ -205,46 +205,37 @@ def test_sdk3_users_answer_caution_and_never_retry(hsm):
     assert_no_secret_in_argv(hsm)
 
 
-def test_sdk3_sync_keys_queues_lines_when_the_first_asked_nothing(hsm):
-    hsm.write(fake_tools.dr_state(source_keys=250))
-    session = get_driver("3", hsm.settings).open()
-    try:
-        session.login("admin", "admin", ADMIN_PW)
-        keys = session.read_view("0", keys=True).keys
-        results = session.replicate_keys(keys, "0", "1")
-        after = session.read_view("1", keys=True).keys
-    finally:
-        session.close()
-    assert len(results) == 250 and all(r.ok for r in results)
-    assert len(after) == 250
-
-
-def test_sdk3_sync_keys_answers_one_by_one_when_the_tool_asks(hsm):
-    state = fake_tools.dr_state(source_keys=3)
-    state["sync_key_asks"] = "always"
+def sdk3_sync_all_keys(hsm, source_keys, sync_key_asks=None):
+    """Copy every key of server 0 to server 1 in one SDK 3 session; returns (results, keys on server 1 after)."""
+    state = fake_tools.dr_state(source_keys=source_keys)
+    if sync_key_asks:
+        state["sync_key_asks"] = sync_key_asks
     hsm.write(state)
     session = get_driver("3", hsm.settings).open()
     try:
         session.login("admin", "admin", ADMIN_PW)
         results = session.replicate_keys(session.read_view("0", keys=True).keys, "0", "1")
+        return results, session.read_view("1", keys=True).keys
     finally:
         session.close()
-    assert [r.ok for r in results] == [True, True, True]
+
+
+def test_sdk3_sync_keys_queues_lines_when_the_first_asked_nothing(hsm):
+    results, after = sdk3_sync_all_keys(hsm, 250)
+    assert len(results) == 250 and all(r.ok for r in results)
+    assert len(after) == 250
+    assert not [value for kind, value in hsm.calls() if kind == "answer"]
+
+
+def test_sdk3_sync_keys_answers_one_by_one_when_the_tool_asks(hsm):
+    results, after = sdk3_sync_all_keys(hsm, 3, sync_key_asks="always")
+    assert [r.ok for r in results] == [True, True, True] and len(after) == 3
     assert [value for kind, value in hsm.calls() if kind == "answer"] == ["y", "y", "y"]
 
 
 def test_sdk3_sync_keys_stops_when_a_queued_line_meets_a_question(hsm):
-    state = fake_tools.dr_state(source_keys=4)
-    state["sync_key_asks"] = "after_first"
-    hsm.write(state)
-    session = get_driver("3", hsm.settings).open()
-    try:
-        session.login("admin", "admin", ADMIN_PW)
-        keys = session.read_view("0", keys=True).keys
-        with pytest.raises(HsmError, match=r"asked '\(y/n\)\?' after 'syncKey'.*Rerun"):
-            session.replicate_keys(keys, "0", "1")
-    finally:
-        session.close()
+    with pytest.raises(HsmError, match=r"asked '\(y/n\)\?' after 'syncKey'.*Rerun"):
+        sdk3_sync_all_keys(hsm, 4, sync_key_asks="after_first")
 
 
 def test_sdk3_sync_keys_and_users_and_lineage(hsm):
