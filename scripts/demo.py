@@ -163,7 +163,7 @@ class DemoRun:
         """Random passwords in a file only the owner can read (never on a command line)."""
         self.passwords = {name: secrets.token_urlsafe(12) for name in ("admin", "payments_app", "new_user")}
         if self.kms:  # KMS takes 7 to 32 letters and digits only
-            self.passwords["kmsuser"] = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+            self.passwords["kmsuser"] = "".join(secrets.choice(string.ascii_letters + string.digits) for unused_index in range(24))
         fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("---\n")
