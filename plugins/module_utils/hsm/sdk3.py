@@ -344,12 +344,15 @@ class Sdk3Session(object):
                 text = "".join(output).rstrip()
                 return text[:-len(prompt)] if text.endswith(prompt) else text
 
-    def _in_server(self, index, lines_and_passwords):
-        """Enter server mode on ``index``, run each (line, password), leave. Returns the outputs."""
+    def _enter_server(self, index):
         text = self.command("server %d" % index)
         failure = command_failure(text)
         if failure:
             raise HsmError("cannot enter server mode on %s: %s" % (self.server_name(index), failure))
+
+    def _in_server(self, index, lines_and_passwords):
+        """Enter server mode on ``index``, run each (line, password), leave. Returns the outputs."""
+        self._enter_server(index)
         outputs = []
         try:
             for line, password in lines_and_passwords:
@@ -366,10 +369,7 @@ class Sdk3Session(object):
         """
         if not lines:
             return []
-        text = self.command("server %d" % index)
-        failure = command_failure(text)
-        if failure:
-            raise HsmError("cannot enter server mode on %s: %s" % (self.server_name(index), failure))
+        self._enter_server(index)
         outputs = [self.command(lines[0])]
         if self.asked_question:
             try:
