@@ -76,6 +76,9 @@ class EnvelopeMatcher(object):
                 if not _starts_line(buffer, start):
                     self._next = start + 1
                     continue
+                found = self._whole_object(buffer, start)
+                if found is not None:
+                    return found
                 self._scan = [start, start, 0, False, start]
             end = self._object_end(buffer)
             if end is None:
@@ -89,6 +92,26 @@ class EnvelopeMatcher(object):
             if isinstance(obj, dict) and "error_code" in obj:
                 return end, (obj.get("error_code"), obj.get("data"))
             self._next = end
+
+    def _whole_object(self, buffer, start):
+        """The envelope starting at ``start`` when it has fully arrived and parses as it stands, else None.
+
+        The tool pretty-prints its answers, so an envelope ends at the first '}' that starts a line (nested objects
+        are indented, and JSON strings hold no newline): one search and one decode, tried once per candidate. When it
+        fails (an answer still arriving, one on a single line, or one that needs repairs), the caller falls back to
+        the brace count, which resumes across reads.
+        """
+        close = buffer.find("\n}", start)
+        if close < 0:
+            return None
+        try:
+            obj = json.loads(buffer[start:close + 2])
+        except ValueError:
+            return None
+        if not (isinstance(obj, dict) and "error_code" in obj):
+            return None
+        self._next = close + 2
+        return close + 2, (obj.get("error_code"), obj.get("data"))
 
     def _object_end(self, buffer):
         start, index, depth, in_string, skip_until = self._scan

@@ -69,6 +69,26 @@ def test_incomplete_envelope_waits_for_more_output():
     assert sdk5.match_envelope(t.CLI_USER_LIST) is not None
 
 
+def test_one_line_envelope_before_a_pretty_one_is_not_swallowed():
+    # The first line-starting '}' belongs to the second envelope: decoding up to it fails, and the brace count splits.
+    stream = '{"error_code": 0, "data": "one"}\naws-cloudhsm > {\n  "error_code": 1,\n  "data": "two"\n}\n'
+    assert sdk5.parse_envelopes(stream) == [(0, "one"), (1, "two")]
+
+
+def test_matcher_fed_in_pieces_finds_each_envelope_once():
+    stream = t.CLI_LOGIN + t.CLI_USER_LIST + t.CLI_KEY_DELETE
+    expected = sdk5.parse_envelopes(stream)
+    found, buffer, matcher = [], "", sdk5.EnvelopeMatcher()
+    for start in range(0, len(stream), 7):
+        buffer += stream[start:start + 7]
+        match = matcher(buffer)
+        while match is not None:
+            found.append(match[1])
+            buffer, matcher = buffer[match[0]:], sdk5.EnvelopeMatcher()
+            match = matcher(buffer)
+    assert found == expected and len(found) == 3
+
+
 def test_user_list_roles_and_string_locked():
     code, data = only(t.CLI_USER_LIST)
     users = sdk5.parse_users(data)
