@@ -35,7 +35,7 @@ options:
     description:
       - The password to set for the first admin (user C(admin)), which then logs in with it.
       - 7 to 32 characters (current clusters want 8 to 32); a password outside 7 to 32 fails the module before
-        any cluster is changed.
+        any cluster is changed. A 7-character one is used with a warning.
     type: str
     required: true
   preco_password:
@@ -77,7 +77,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem, password_warning
 
 
 # The PRECO user's password on a new AWS cluster (public, so not a secret).
@@ -97,6 +97,9 @@ def main():
     problem = password_problem("the first admin (admin_password)", module.params["admin_password"])
     if problem:
         fail(module, problem)
+    warning = password_warning("the first admin (admin_password)", module.params["admin_password"])
+    if warning:
+        module.warn(warning)
     reports, errors = [], []
     with hsm_session(module, module.params["clusters"] or None, login=False) as (driver, session):
         for target in session.targets():

@@ -54,7 +54,7 @@ options:
         description:
           - Password of the user; needed to create it, and with O(update_password=always).
           - 7 to 32 characters (current clusters want 8 to 32); a password outside 7 to 32 fails the module before
-            any cluster is changed.
+            any cluster is changed. A 7-character one is used with a warning.
         type: str
       state:
         description: Whether the user exists.
@@ -157,7 +157,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem, password_warning
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import UserSync
 
 
@@ -190,6 +190,10 @@ def main():
                 for user in params["users"] if user["state"] == "present"]
     if any(problems):
         fail(module, " ".join(problem for problem in problems if problem))
+    for user in params["users"]:
+        warning = password_warning("user %s" % user["name"], user.get("password")) if user["state"] == "present" else None
+        if warning:
+            module.warn(warning)
     with hsm_session(module, targets or None) as (driver, session):
         result = UserSync(module, driver, session).run()
     module.exit_json(**result)

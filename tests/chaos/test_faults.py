@@ -206,20 +206,21 @@ def test_key_sync_killed_part_way_resumes(dr_set, results):
     assert converged(run) == []
 
 
-def degraded_clone_hsm(run):
-    """Turn the first HSM of the DR set's clone DEGRADED; returns (settings member, clone, HSM)."""
-    member = run.dr_settings()["cloudhsm_dr_clones"][0]
-    clone = run.cluster("clone")
+def degraded_hsm(run, role="clone"):
+    """Turn the first HSM of the DR set's clone (or source) DEGRADED; returns (settings member, cluster, HSM)."""
+    settings = run.dr_settings()
+    member = settings["cloudhsm_dr_clones"][0] if role == "clone" else settings["cloudhsm_dr_source"]
+    cluster = run.cluster(role)
     client = run.client("cloudhsmv2", member["region"])
-    hsm = client.describe_clusters(Filters={"clusterIds": [clone["cluster_id"]]})["Clusters"][0]["Hsms"][0]
+    hsm = client.describe_clusters(Filters={"clusterIds": [cluster["cluster_id"]]})["Clusters"][0]["Hsms"][0]
     run.sim("POST", "/_sim/hsms/%s/degrade" % hsm["HsmId"], {"message": "simulated hardware failure"})
-    return member, clone, hsm
+    return member, cluster, hsm
 
 
 def test_degraded_hsm_is_reported_with_the_way_to_replace_it(dr_set, results):
     run, _outcome = dr_set
     run.clear_faults()
-    member, clone, hsm = degraded_clone_hsm(run)
+    member, clone, hsm = degraded_hsm(run)
     started = time.monotonic()
     extra = {"chaos_cluster_id": clone["cluster_id"], "chaos_region": member["region"]}
     wanted = {"availability_zones": member["availability_zones"]}
@@ -284,32 +285,33 @@ def test_clone_with_another_masking_key_is_refused_up_front(dr_set, results):
 
 
 @pytest.mark.chaos_full
-def test_clone_cluster_converges_after_an_hsm_replacement(dr_set, results):
-    """The DR set's clone loses its HSM (DEGRADED, then replaced as the message says): clone_cluster converges."""
+@pytest.mark.parametrize("role", ["clone", "source"])
+def test_clone_cluster_converges_after_an_hsm_replacement(role, dr_set, results):
+    """An HSM of the clone (or the source) DEGRADED, then replaced as the message says: clone_cluster converges."""
     run, _outcome = dr_set
     run.clear_faults()
-    member, clone, hsm = degraded_clone_hsm(run)
-    extra = {"chaos_cluster_id": clone["cluster_id"], "chaos_region": member["region"]}
+    member, cluster, hsm = degraded_hsm(run, role)
+    extra = {"chaos_cluster_id": cluster["cluster_id"], "chaos_region": member["region"]}
     module_result(run, "hsm.yml", dict(extra, chaos_hsm_args={"state": "absent", "hsm_id": hsm["HsmId"]}),
-                  "hsm-replacement-removed")
+                  "hsm-replacement-removed-" + role)
     started = time.monotonic()
-    rerun, output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-replacement")
+    rerun, output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-%s-replacement" % role)
     problems = converged(run) if rerun.ok else ["clone_cluster failed"]
-    # The client's entry for the clone now names the new HSM, so one more run changes nothing.
-    again, again_output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-replacement-again")
-    results.add("the clone's HSM DEGRADED and deleted, clone_cluster rerun", "a new HSM with a new ENI IP",
+    # The client's entry for the cluster now names the new HSM, so one more run changes nothing.
+    again, again_output = run.try_playbook("clone_cluster.yml", "clone_cluster-after-%s-replacement-again" % role)
+    results.add("the %s's HSM DEGRADED and deleted, clone_cluster rerun" % role, "a new HSM with a new ENI IP",
                 "clone_cluster adds the HSM, points the client at it and converges; one more run changes nothing",
                 "ok=%s, %s, next run changed=%d" % (
                     rerun.ok, "converged" if not problems else problems, again.changed),
                 time.monotonic() - started)
     assert rerun.ok, output[-3000:]
-    # The sync config rewrote the clone's entry (it named a gone HSM) with the HSMs the clone has now.
-    updated = re.search(r"changed: \[.*\] => \(item=%s: configured (\S*), current (\S*)\)" % clone["cluster_id"],
+    # The sync config rewrote the cluster's entry (it named a gone HSM) with the HSMs the cluster has now.
+    updated = re.search(r"changed: \[.*\] => \(item=%s: configured (\S*), current (\S*)\)" % cluster["cluster_id"],
                         output)
     assert updated, output[-3000:]
     assert hsm["EniIp"] not in updated.group(2).split(",")
-    assert set(run.cluster("clone")["hsm_ips"]) <= set(updated.group(2).split(","))
-    assert "=> (item=%s: configured" % clone["cluster_id"] not in again_output
+    assert set(run.cluster(role)["hsm_ips"]) <= set(updated.group(2).split(","))
+    assert "=> (item=%s: configured" % cluster["cluster_id"] not in again_output
     assert problems == []
     assert again.ok and again.changed == 0, again_output[-3000:]
 

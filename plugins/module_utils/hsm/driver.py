@@ -126,6 +126,15 @@ def password_problem(owner, password):
                 PASSWORD_MAX_LENGTH, PASSWORD_SAFE_MIN_LENGTH, PASSWORD_MAX_LENGTH))
 
 
+def password_warning(owner, password):
+    """A warning for a password that only the older rule accepts (7 characters), or None."""
+    if password is None or not PASSWORD_MIN_LENGTH <= len(password) < PASSWORD_SAFE_MIN_LENGTH:
+        return None
+    return ("the password of %s has %d characters: clusters that follow the current CloudHSM rule (%d to %d) refuse "
+            "it, older ones accept it. Use %d or more characters." % (
+                owner, len(password), PASSWORD_SAFE_MIN_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_SAFE_MIN_LENGTH))
+
+
 def is_lineage_error(message):
     return bool(message) and bool(_LINEAGE_PATTERNS.search(message))
 

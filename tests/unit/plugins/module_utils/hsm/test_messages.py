@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    login_failed_message, password_problem)
+    login_failed_message, password_problem, password_warning)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import failure_summary
 
 
@@ -44,6 +44,18 @@ def test_passwords_outside_the_tools_limits_are_named_with_the_rule(password, le
 @pytest.mark.parametrize("password", [None, "Abc-123", "A" * 32])
 def test_passwords_within_the_limits_pass(password):
     assert password_problem("user bob", password) is None
+
+
+def test_seven_character_password_passes_with_a_warning_that_names_the_current_rule():
+    text = password_warning("user bob", "Abc-123")
+    assert text.startswith("the password of user bob has 7 characters: clusters that follow the current CloudHSM "
+                           "rule (8 to 32) refuse it")
+    assert "Use 8 or more characters." in text and "Abc-123" not in text
+
+
+@pytest.mark.parametrize("password", [None, "Abc-1234", "A" * 32, "Ab1-x"])
+def test_no_warning_for_passwords_the_current_rule_accepts_or_that_already_fail(password):
+    assert password_warning("user bob", password) is None
 
 
 def failed(label, reason):
