@@ -1,22 +1,29 @@
 """The emulated SDK 3 tools (configure, cloudhsm_mgmt_util, key_mgmt_util) against the reference transcripts.
 
-Each test holds the transcript as published (section 2 of the reference, supplement B and C) next to the command
-that reproduces it. The tools run as installed with piped stdin: their output is split at the prompts, and each
-piece is compared with what the transcript shows after the command line. Piped answers are not echoed, so a typed
-``y``/``A``/``I`` after a prompt is dropped from the transcript before comparing. Trailing spaces in a transcript
-are written ``\\x20`` so that editors keep them.
+Each test compares the tools' output with the transcript as published (section 2 of the reference, supplement B
+and C). Transcripts the parser unit tests use too come from tests/unit/plugins/module_utils/hsm/transcripts.py
+(``published``, where trailing spaces are dropped); the others are held here, next to the command that reproduces
+them. The tools run as installed with piped stdin: their output is split at the prompts, and each piece is compared
+with what the transcript shows after the command line. Piped answers are not echoed, so a typed ``y``/``A``/``I``
+after a prompt is dropped from the transcript before comparing. Trailing spaces in a transcript held here are
+written ``\\x20`` so that editors keep them.
 """
 
 import itertools
 import json
 import os
 import re
+import runpy
+from types import SimpleNamespace
 
 import pytest
 
 from cloudhsm_sim.dataplane.testing import HsmTestServer, run_tool, tool_root
 from cloudhsm_sim.tools.sdk3_configure import cmu_server
 
+# Loaded by path: the module is plain Python, importable here without the collection's package tree.
+TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "..", "unit", "plugins", "module_utils", "hsm", "transcripts.py")
+published = SimpleNamespace(**runpy.run_path(TRANSCRIPTS))
 CO_PASSWORD = "Officer-Pass1"
 CU_PASSWORD = "Crypto-Pass1"
 _ids = itertools.count(1)
@@ -33,9 +40,12 @@ def new_cluster_id():
     return "cluster-sdkthree" + "abcdefghijklmnopqrstuvwxyz"[next(_ids) % 26] * 3
 
 
-def body(transcript):
-    """What the tool prints for the transcript's command: the lines after the command line, typed answers removed."""
-    text = transcript.split("\n", 1)[1]
+def body(transcript, command=None):
+    """What the tool prints for the transcript's command: the lines after the command line (the first line, or the
+    one ending with ``command`` where the page shows the syntax first), typed answers removed."""
+    lines = transcript.split("\n")
+    start = 1 if command is None else next(n for n, line in enumerate(lines) if line.endswith(command)) + 1
+    text = "\n".join(lines[start:])
     return re.sub(r"(\(y/n\)\?|\(R/I/A\):|\(R/B/I\):)[A-Za-z]\n", r"\1", text)
 
 
@@ -65,15 +75,22 @@ def skeleton(text):
     return "\n".join(out), runs
 
 
-def same_but_nodes(actual, published, nodes):
+def same_but_nodes(actual, documented, nodes):
     """Equal once node lines are set aside; the tool lists nodes 0..nodes-1 in order, the docs in any order."""
     actual_text, actual_runs = skeleton(actual)
-    published_text, published_runs = skeleton(published)
-    assert actual_text == published_text
-    for run, published_run in zip(actual_runs, published_runs):
-        assert run == [published_run[0]] * nodes
+    documented_text, documented_runs = skeleton(documented)
+    assert actual_text == documented_text
+    for run, documented_run in zip(actual_runs, documented_runs):
+        assert run == [documented_run[0]] * nodes
     assert all(re.search(r"Node id %d and" % n, actual) for n in range(nodes))
     return True
+
+
+def change_pswd_caution(text):
+    """``text`` with the trailing spaces the changePswd page (and the tool) print on three of the CAUTION lines."""
+    for line, spaces in (("automatically with the", 1), ("executed or failed, please", 1), ("in the cluster.", 2)):
+        text = text.replace(line + "\n", line + " " * spaces + "\n")
+    return text
 
 
 class Tools:
@@ -136,52 +153,16 @@ Updating server config in /opt/cloudhsm/etc/cloudhsm_mgmt_util.cfg
 
 # ------------------------------------------------------------------------------------------------- CMU: startup
 def test_banner_without_customer_ca(hsm, tmp_path):
-    transcript = """\
-Ignoring E2E enable flag in the configuration file
-
-Connecting to the server(s), it may take time
-depending on the server(s) load, please wait...
-
-Connecting to server '192.168.125.125': hostname '192.168.125.125', port 2225...
-Connected to server '192.168.125.125': hostname '192.168.125.125', port 2225.
-/opt/cloudhsm/etc/customerCA.crt,
-partition owner certificate not exist at given path
-Server 0(192.168.125.125) is in unencrypted mode now...
-running in limited commands mode
-Error: partition owner certificate doesn't exist at given path.
-Failed to create client ssl ctx
-E2E Session failed: E2E setup failed
-Enabling E2E failed
-aws-cloudhsm>\x20
-"""
     hsm.cluster(new_cluster_id(), ["192.168.125.125"])
     tools = Tools(hsm, tmp_path, ["192.168.125.125"], ca=False)
     result = run_tool(tools.root, "cloudhsm_mgmt_util", [tools.config], stdin="", endpoint=hsm.endpoint)
-    assert result.stdout.startswith(transcript[:-1].replace("/opt/cloudhsm", tools.root))  # up to the prompt
-    enable = """\
-aws-cloudhsm> enable_e2e
-E2E enabled on server 0(192.168.125.125)
-"""
+    # Up to the prompt, with the space after it that transcripts.py drops.
+    assert result.stdout.startswith(published.CMU_BANNER_NO_CA[:-1].replace("/opt/cloudhsm", tools.root) + " ")
     open(tools.root + "/etc/customerCA.crt", "w").write("-----BEGIN CERTIFICATE-----\n")
-    assert tools.cmu("enable_e2e")[1][0] == body(enable)
+    assert tools.cmu("enable_e2e")[1][0] == body(published.CMU_ENABLE_E2E_MANUAL)
 
 
 def test_banner_with_customer_ca(hsm, tmp_path):
-    published = """\
-$ /opt/cloudhsm/bin/cloudhsm_mgmt_util /opt/cloudhsm/etc/cloudhsm_mgmt_util.cfg
-
-Connecting to the server(s), it may take time
-depending on the server(s) load, please wait...
-
-Connecting to server '10.0.2.9': hostname '10.0.2.9', port 2225...
-Connected to server '10.0.2.9': hostname '10.0.2.9', port 2225.
-
-Connecting to server '10.0.3.11': hostname '10.0.3.11', port 2225...
-Connected to server '10.0.3.11': hostname '10.0.3.11', port 2225.
-
-Connecting to server '10.0.1.12': hostname '10.0.1.12', port 2225...
-Connected to server '10.0.1.12': hostname '10.0.1.12', port 2225.
-"""
     ips = ["10.0.2.9", "10.0.3.11", "10.0.1.12"]
     hsm.cluster(new_cluster_id(), ips)
     banner, unused_outputs = Tools(hsm, tmp_path, ips).cmu()
@@ -192,34 +173,12 @@ Connected to server '10.0.1.12': hostname '10.0.1.12', port 2225.
         for line in banner.split("\n")
         if not line.startswith("E2E enabled on server") and not line.startswith("Ignoring E2E")
     ]
-    assert "\n".join(lines).lstrip("\n") == body(published).lstrip("\n")
+    assert "\n".join(lines).lstrip("\n") == body(published.CMU_BANNER).lstrip("\n")
     assert "E2E enabled on server 2(10.0.1.12)\n" in banner
 
 
 # --------------------------------------------------------------------------------------------- CMU: users
 def test_login_logout_global(hsm, tmp_path):
-    login = """\
-aws-cloudhsm>loginHSM CO admin co12345
-
-loginHSM success on server 0(10.0.2.9)
-loginHSM success on server 1(10.0.3.11)
-"""
-    hidden = """\
-aws-cloudhsm>loginHSM CO admin -hpswd
-Enter password:
-
-loginHSM success on server 0(10.0.2.9)
-loginHSM success on server 1(10.0.3.11)
-
-aws-cloudhsm>
-"""
-    logout = """\
-aws-cloudhsm>logoutHSM
-
-logoutHSM success on server 0(10.0.2.9)
-logoutHSM success on server 1(10.0.3.11)
-"""
-    failed = "loginHSM failed: HSM Error: RET_USER_LOGIN_FAILURE"  # supplement B2
     ips = ["10.0.2.9", "10.0.3.11"]
     cluster = hsm.cluster(new_cluster_id(), ips)
     admin = hsm.call("login", hsm=ips[0], role="PRECO", username="admin", password="password")["session"]
@@ -234,89 +193,39 @@ logoutHSM success on server 1(10.0.3.11)
         "loginHSM CO admin wrong-pass",
         "quit",
     )
-    assert out[0].rstrip("\n") + "\n" == body(login)
-    assert out[1].rstrip("\n") + "\n" == body(logout)
-    assert out[2] == body(hidden)[: -len("aws-cloudhsm>\n")]
-    assert out[4].startswith("\n" + failed + "\nloginHSM failed on server 0(10.0.2.9)\n")
+    assert out[0].rstrip("\n") + "\n" == body(published.CMU_LOGIN)
+    assert out[1].rstrip("\n") + "\n" == body(published.CMU_LOGOUT)
+    assert out[2] == body(published.CMU_LOGIN_HPSWD)[: -len("aws-cloudhsm>\n")]
+    failed = published.CMU_LOGIN_FAILED  # supplement B2
+    assert out[4].startswith("\n" + failed + "loginHSM failed on server 0(10.0.2.9)\n")
     assert cluster.user("admin")["failures"] == 1  # one command, one failure, however many HSMs of the cluster
 
 
 def test_list_users_before_and_after_activation(hsm, tmp_path):
-    before = """\
-aws-cloudhsm>listUsers
-Users on server 0(server1):
-Number of users found:2
-
-    User Id             User Type       User Name                          MofnPubKey    LoginFailureCnt         2FA
-         1              PRECO           admin                                    NO               0               NO
-         2              AU              app_user                                 NO               0               NO
-"""
-    change = """\
-aws-cloudhsm>changePswd PRECO admin P@55w0rd
-*************************CAUTION********************************
-This is a CRITICAL operation, should be done on all nodes in the
-cluster. AWS does NOT synchronize these changes automatically with the\x20
-nodes on which this operation is not executed or failed, please\x20
-ensure this operation is executed on all nodes in the cluster.\x20\x20
-****************************************************************
-
-Do you want to continue(y/n)?y
-Changing password for admin(PRECO) on 1 nodes
-changePswd success on server 0(server1)
-"""
-    after = """\
-aws-cloudhsm>listUsers
-Users on server 0(server1):
-Number of users found:2
-
-    User Id             User Type       User Name                          MofnPubKey    LoginFailureCnt         2FA
-         1              CO              admin                                    NO               0               NO
-         2              AU              app_user                                 NO               0               NO
-"""
+    # The published changePswd ran on server 10.10.4.20, the activated listing on 192.168.125.125: here both on
+    # "server1", the name the published listing before activation shows.
+    change = change_pswd_caution(published.CMU_CHANGE_PSWD_PRECO).replace("10.10.4.20", "server1")
+    after = published.CMU_LIST_USERS_ACTIVATED.replace("192.168.125.125", "server1")
     cluster_id = new_cluster_id()
     hsm.cluster(cluster_id, ["server1"])
     unused_banner, out = Tools(hsm, tmp_path, ["server1"]).cmu(
         "listUsers", "loginHSM PRECO admin password", "changePswd PRECO admin P@55w0rd", "y", "listUsers", "quit"
     )
-    assert out[0] == body(before)
+    assert out[0] == body(published.CMU_LIST_USERS_PRECO)
     assert out[2] == body(change)
     assert out[3] == body(after)
     assert hsm.activated == [cluster_id] or cluster_id in hsm.activated  # the control plane activates the cluster
 
 
 def test_create_user_caution_and_partial_failure(hsm, tmp_path):
-    transcript = """\
-aws-cloudhsm> createUser CO alice 391019314
-
-*************************CAUTION********************************
-This is a CRITICAL operation, should be done on all nodes in the
-cluster. AWS does NOT synchronize these changes automatically with the
-nodes on which this operation is not executed or failed, please
-ensure this operation is executed on all nodes in the cluster.
-****************************************************************
-
-Do you want to continue(y/n)?Invalid option, please type 'y' or 'n'
-
-Do you want to continue(y/n)?y
-Creating User alice(CO) on 3 nodes
-"""
-    exists = """\
-aws-cloudhsm> createUser CO alice 391019314
-
-*************************CAUTION********************************
-This is a CRITICAL operation, should be done on all nodes in the
-cluster. AWS does NOT synchronize these changes automatically with the
-nodes on which this operation is not executed or failed, please
-ensure this operation is executed on all nodes in the cluster.
-****************************************************************
-
-Do you want to continue(y/n)?y
-Creating User alice(CO) on 3 nodes
-createUser failed: HSM Error: This user is already created
-creating user on server 0(10.3.2.1) failed
-
-Retry/Ignore/Abort?(R/I/A):A
-"""
+    # Supplement B3's message in the block shape AWS documents for a failed server (B4): the CAUTION answered once,
+    # the error, the failing server and the R/I/A prompt.
+    partial = published.CMU_CREATE_USER_PARTIAL
+    exists = (
+        published.CMU_CREATE_USER.replace("Invalid option, please type 'y' or 'n'\n\nDo you want to continue(y/n)?", "")
+        + published.CMU_CREATE_USER_EXISTS
+        + partial[partial.index("creating user on server") :].replace("10.0.2.14", "10.3.2.1")
+    )
     ips = ["10.3.2.1", "10.3.2.2", "10.3.2.3"]
     cluster = activated(hsm, ips)
     tools = Tools(hsm, tmp_path, ips)
@@ -330,7 +239,7 @@ Retry/Ignore/Abort?(R/I/A):A
         "A",
         "quit",
     )
-    assert out[1] == body(transcript)
+    assert out[1] == body(published.CMU_CREATE_USER)
     assert cluster.user("alice")["role"] == "CO" and cluster.user("alice")["hash"] != "391019314"
     assert out[2] == body(exists)  # supplement B3, in the block shape AWS documents (B4: A returns to the prompt)
     hsm.unreachable.add(ips[1])
@@ -349,20 +258,13 @@ Retry/Ignore/Abort?(R/I/A):A
 
 
 def test_delete_user(hsm, tmp_path):
-    transcript = """\
-aws-cloudhsm> deleteUser CO alice
-Deleting user alice(CO) on 3 nodes
-deleteUser success on server 0(10.0.0.1)
-deleteUser success on server 0(10.0.0.2)
-deleteUser success on server 0(10.0.0.3)
-"""
     ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
     cluster = activated(hsm, ips)
     cluster.add_user("alice", "CO", "Alice-Pass1")
     tools = Tools(hsm, tmp_path, ips)
     unused_banner, out = tools.cmu("loginHSM CO admin " + CO_PASSWORD, "deleteUser CO alice", "quit")
     # The published example numbers every server 0 (a slip in the AWS page); the tool numbers them 0, 1, 2.
-    assert out[1] == body(transcript).replace("server 0(10.0.0.2)", "server 1(10.0.0.2)").replace(
+    assert out[1] == body(published.CMU_DELETE_USER).replace("server 0(10.0.0.2)", "server 1(10.0.0.2)").replace(
         "server 0(10.0.0.3)", "server 2(10.0.0.3)"
     )
     assert "alice" not in cluster.users
@@ -382,28 +284,15 @@ deleteUser success on server 0(10.0.0.3)
 
 
 def test_info_server_and_server_mode(hsm, tmp_path):
-    info = """\
-aws-cloudhsm> info server 0
-Id      Name                    Hostname         Port   State           Partition               LoginState
-0       10.0.0.1                10.0.0.1        2225    Connected       hsm-udw0tkfg1ab         Logged in as 'testuser(CU)'
-"""
-    server = """\
-aws-cloudhsm> server 0
-Server is in 'E2' mode...
-"""
-    quit_ = """\
-aws-cloudhsm> quit
-disconnecting from servers, please wait...
-"""
     cluster = hsm.cluster(new_cluster_id(), ["10.0.0.1"], hsm_ids=["hsm-udw0tkfg1ab"])
     cluster.add_user("testuser", "CU", "Test-Pass1")
     unused_banner, out = Tools(hsm, tmp_path, ["10.0.0.1"]).cmu(
         "loginHSM CU testuser Test-Pass1", "info server 0", "server 0", "exit", "quit"
     )
-    assert out[1] == body(info)
-    assert out[2] == body(server)
+    assert out[1] == body(published.CMU_INFO_SERVER)
+    assert out[2] == body(published.CMU_SERVER_MODE)
     assert out[3] == ""  # "exit" leaves server mode without a word
-    assert out[4] == body(quit_)
+    assert out[4] == body(published.CMU_QUIT)
 
 
 # ------------------------------------------------------------------------------------------------ CMU: keys
@@ -451,16 +340,6 @@ Key Info on server 1(10.0.0.2):
 
 
 def test_sync_user_and_key_between_clones_only(hsm, tmp_path):
-    sync_key = """\
-aws-cloudhsm> syncKey 261251 1
-syncKey success
-"""
-    sync_user = """\
-server 0> syncUser 6 1
-ExtractMaskedObject: 0x0 !
-InsertMaskedObject: 0x0 !
-syncUser success
-"""
     source = activated(hsm, ["10.3.5.1"])
     clone = hsm.clone(source.cluster_id, new_cluster_id(), ["10.3.6.1"])
     unrelated = activated(hsm, ["10.3.7.1"])
@@ -472,43 +351,28 @@ syncUser success
     hsm.call("generate_key", hsm="10.3.5.1", session=cu6, key_type="aes", size=32, label="dr", extractable=False)
     hsm.call("logout", session=cu6)
     tools = Tools(hsm, tmp_path, ["10.3.5.1"])
+
+    def sync(config, *as_officer):
+        """In server 0's mode: ``as_officer`` as the CO, then ``syncKey 261251 1`` as cu6, the key's owner."""
+        unused_banner, out = tools.cmu(
+            "loginHSM CO admin " + CO_PASSWORD, "server 0", *as_officer, "exit", "logoutHSM",
+            "loginHSM CU cu6 " + CU_PASSWORD, "server 0", "syncKey 261251 1", "exit", "quit",
+            config=config,
+        )
+        return out
+
     sync_clusters = tools.servers(["10.3.5.1", "10.3.6.1"], str(tmp_path / "SyncClusters.cfg"))
-    unused_banner, out = tools.cmu(
-        "loginHSM CO admin " + CO_PASSWORD,
-        "server 0",
-        "syncKey 261251 1",
-        "syncUser 6 1",
-        "exit",
-        "logoutHSM",
-        "loginHSM CU cu6 " + CU_PASSWORD,
-        "server 0",
-        "syncKey 261251 1",
-        "exit",
-        "quit",
-        config=sync_clusters,
-    )
+    out = sync(sync_clusters, "syncKey 261251 1", "syncUser 6 1")
     assert out[2] == "syncKey failed: HSM Error: The key's owner or shared users do not exist on the destination\n"
-    assert out[3] == body(sync_user)
-    assert out[8] == body(sync_key)
+    assert out[3] == body(published.CMU_SYNC_USER, "syncUser 6 1")
+    assert out[8] == body(published.CMU_SYNC, "syncKey 261251 1")
     assert clone.user("cu6")["hash"] == source.user("cu6")["hash"]  # same credentials on both clusters
     assert clone.keys[261251]["kcv"] == source.keys[261251]["kcv"]
     assert clone.keys[261251]["attrs"]["extractable"] is False
 
     unrelated_cfg = tools.servers(["10.3.5.1", "10.3.7.1"], str(tmp_path / "Unrelated.cfg"))
     unrelated.add_user("cu6", "CU", CU_PASSWORD)
-    unused_banner, out = tools.cmu(
-        "loginHSM CO admin " + CO_PASSWORD,
-        "server 0",
-        "syncUser 5 1",
-        "exit",
-        "logoutHSM",
-        "loginHSM CU cu6 " + CU_PASSWORD,
-        "server 0",
-        "syncKey 261251 1",
-        "exit",
-        "quit",
-        config=unrelated_cfg,
-    )
+    out = sync(unrelated_cfg, "syncUser 5 1")
     masking = "HSM Error: Masked object could not be unmasked: the clusters do not share a masking key\n"
     assert out[2] == "syncUser failed: " + masking
     assert out[7] == "syncKey failed: " + masking
@@ -517,51 +381,12 @@ syncUser success
 
 # ---------------------------------------------------------------------------------------------------------- KMU
 def test_kmu_session(hsm, tmp_path):
-    login = """\
-Command:  loginHSM -u CU -s example_user -p <password>
-Cfm3LoginHSM returned: 0x00 : HSM Return: SUCCESS
-
-Cluster Error Status
-Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
-Node id 1 and err state 0x00000000 : HSM Return: SUCCESS
-Node id 2 and err state 0x00000000 : HSM Return: SUCCESS
-"""
-    gen = """\
-Command: genSymKey -t 31 -s 32 -l aes256
-        Cfm3GenerateSymmetricKey returned: 0x00 : HSM Return: SUCCESS
-        Symmetric Key Created.  Key Handle: 6
-        Cluster Error Status
-        Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
-"""
     get_one = """\
 Command: getAttribute -o 524296 -a 256 -out attribute.txt
 Attributes dumped into attribute.txt file
 """
     file_one = "OBJ_ATTR_KEY_TYPE\n0x00000015\n"
-    find_empty = """\
-Command: findKey -sess 1
-
-Total number of keys present 0
-
-        Cluster Error Status
-        Node id 1 and err state 0x00000000 : HSM Return: SUCCESS
-        Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
-
-        Cfm3FindKey returned: 0x00 : HSM Return: SUCCESS
-"""
-    delete_bad = """\
-Command: deleteKey -k 252126
-        Cfm3FindKey returned: 0xa8 : HSM Error: Invalid object handle is passed to this operation
-        Cluster Error Status
-        Node id 1 and err state 0x000000a8 : HSM Error: Invalid object handle is passed to this operation
-        Node id 2 and err state 0x000000a8 : HSM Error: Invalid object handle is passed to this operation
-"""
-    logout = """\
-Command:  logoutHSM
-Cfm3LogoutHSM returned: 0x00 : HSM Return: SUCCESS
-Cluster Error Status
-Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
-"""
+    logout = published.KMU_LOGOUT.replace("...\n", "")  # the page elides the other nodes' lines
     ips = ["10.3.8.1", "10.3.8.2", "10.3.8.3"]
     cluster = activated(hsm, ips)
     cluster.add_user("example_user", "CU", CU_PASSWORD)
@@ -579,16 +404,16 @@ Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
         "logoutHSM",
         "exit",
     )
-    assert out[0] == body(login)
-    assert same_but_nodes(out[1], body(gen), 3)
+    assert out[0] == body(published.KMU_LOGIN_ERROR_STATUS)
+    assert same_but_nodes(out[1], body(published.KMU_GEN_SYM_KEY), 3)
     assert "Key Handle: 7\n" in out[2]
     assert out[3] == body(get_one).replace("attribute.txt", str(tmp_path / "attribute.txt"))
     assert open(tmp_path / "attribute.txt").read() == file_one
     out = out[1:]
     # Node lines come in node order here; the published examples list them unsorted (and two of the three).
-    assert same_but_nodes(out[3], body(find_empty), 3)
+    assert same_but_nodes(out[3], body(published.KMU_FIND_KEY_EMPTY), 3)
     assert out[4].startswith("Total number of keys present 1\n number of keys matched from start index 0::0\n6\n")
-    assert same_but_nodes(out[5], body(delete_bad), 3)
+    assert same_but_nodes(out[5], body(published.KMU_DELETE_KEY_BAD_HANDLE), 3)
     assert re.match(
         r"got all attributes of size \d+ attr cnt 17\nAttributes dumped into .* file\n"
         r"        Cfm3GetAttribute returned: 0x00 : HSM Return: SUCCESS\n$",
@@ -605,10 +430,6 @@ Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
 
 
 def test_kmu_refusals(hsm, tmp_path):
-    denied = """\
-Command:  deleteKey -k 262152
-Cfm3DeleteKey returned: 0xc6 : HSM Error: Key Access is denied.
-"""
     ips = ["10.3.9.1"]
     cluster = activated(hsm, ips)
     cluster.add_user("other", "CU", CU_PASSWORD)
@@ -624,7 +445,7 @@ Cfm3DeleteKey returned: 0xc6 : HSM Error: Key Access is denied.
         "loginHSM -u CU -s other -p Wrong-Pass1",
         "exit",
     )
-    assert out[1] == body(denied)
+    assert out[1] == body(published.KMU_DELETE_KEY_DENIED)
     assert out[3].startswith("Cfm3LoginHSM returned: 0xa3 : HSM Error: RET_USER_LOGIN_FAILURE\n")
     single = run_tool(
         tools.root,
@@ -688,17 +509,6 @@ Command:  getKeyInfo -k 20
                 4
                 5
 """
-    list_users = """\
-Command:  listUsers
-        Number Of Users found 4
-        Index       User ID     User Type       User Name           MofnPubKey    LoginFailureCnt         2FA
-        1                1      PCO             admin                     NO               0               NO
-        2                2      AU              app_user                  NO               0               NO
-        3                3      CU              alice                     YES              0               NO
-        4                4      CU              bob                       NO               0               NO
-        5                5      CU              trent                     YES              0               NO
-        Cfm3ListUsers returned: 0x00 : HSM Return: SUCCESS
-"""
     ips = ["10.3.11.1"]
     cluster = hsm.cluster(new_cluster_id(), ips)
     cluster.users["admin"]["role"] = "PCO"
@@ -711,4 +521,4 @@ Command:  listUsers
     out = Tools(hsm, tmp_path, ips).kmu("getKeyInfo -k 20", "listUsers", "exit")
     assert out[0] == body(key_info)
     # The published example counts 4 users next to 5 rows; the tool counts the rows.
-    assert out[1] == body(list_users).replace("found 4", "found 5")
+    assert out[1] == body(published.KMU_LIST_USERS).replace("found 4", "found 5")

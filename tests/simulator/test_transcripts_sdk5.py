@@ -1,15 +1,20 @@
 """The emulated cloudhsm-cli and configure-cli against the CloudHSM reference transcripts (section 3, supplement A).
 
-Each test holds the transcript as published, next to the command that reproduces it. The tools run as installed
-(``<root>/bin/...``) with piped stdin, so prompts for passwords appear but typed input is not echoed; the command
-line of a transcript (``aws-cloudhsm > ...``) is therefore dropped before comparing. Transcripts published with
-their indentation stripped are compared as JSON documents. Trailing spaces in a transcript are written ``\\x20`` so
-that editors keep them, and a line too long for the source is continued with a backslash at its end.
+Each test compares a command's output with the transcript as published. Transcripts the parser unit tests use too
+come from tests/unit/plugins/module_utils/hsm/transcripts.py (``published``); the others are held here, next to the
+command that reproduces them. The tools run as installed (``<root>/bin/...``) with piped stdin, so prompts for
+passwords appear but typed input is not echoed; the command line of a transcript (``aws-cloudhsm > ...``, and a
+syntax line printed before it) is therefore dropped before comparing. Transcripts published with their indentation
+stripped are compared as JSON documents. Trailing spaces in a transcript are written ``\\x20`` so that editors keep
+them, and a line too long for the source is continued with a backslash at its end.
 """
 
 import itertools
 import json
+import os
 import re
+import runpy
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +23,9 @@ from cloudhsm_sim.dataplane import STATE
 from cloudhsm_sim.dataplane.testing import HsmTestServer, run_tool, tool_root
 from cloudhsm_sim.tools.sdk5_help import HELP
 
+# Loaded by path: the module is plain Python, importable here without the collection's package tree.
+TRANSCRIPTS = os.path.join(os.path.dirname(__file__), "..", "unit", "plugins", "module_utils", "hsm", "transcripts.py")
+published = SimpleNamespace(**runpy.run_path(TRANSCRIPTS))
 ADMIN_PASSWORD = "Admin-Pass1"
 CU_PASSWORD = "Crypto-Pass1"
 _ips = itertools.count(10)
@@ -37,10 +45,11 @@ def cluster_id():
 
 
 def output_of(transcript):
-    """The transcript without its command line(s) (the prompt line and any ``\\`` continuation lines)."""
+    """The transcript without its command line(s): a leading ``Usage:`` line, the prompt line, ``\\`` continuations."""
     lines = transcript.split("\n")
     while lines and (
-        lines[0].startswith("aws-cloudhsm >")
+        lines[0].startswith("Usage: ")
+        or lines[0].startswith("aws-cloudhsm >")
         or lines[0].startswith("admin-user@")
         or lines[0].startswith("crypto-user-1@")
         or lines[0].startswith("--")
@@ -96,18 +105,9 @@ class Setup:
 
 
 def test_cluster_activate(hsm, tmp_path):
-    transcript = """\
-aws-cloudhsm > cluster activate
-Enter password:
-Confirm password:
-{
-  "error_code": 0,
-  "data": "Cluster activation successful"
-}
-"""
     setup = Setup(hsm, tmp_path, activate=False)
     result = setup.interactive(["cluster activate", ADMIN_PASSWORD, ADMIN_PASSWORD])
-    assert result.stdout == output_of(transcript)
+    assert result.stdout == output_of(published.CLI_ACTIVATE)
     assert hsm.activated == [setup.cluster_id]  # the control plane was told (INITIALIZED -> ACTIVE + backup)
     assert setup.state.user("admin")["role"] == "CO"
 
@@ -205,121 +205,33 @@ to the value provided when interactive mode was started, or error
 
 
 def test_login_logout(hsm, tmp_path):
-    login = """\
-aws-cloudhsm >login --username admin1 --role admin
-Enter password:
-{
-  "error_code": 0,
-  "data": {
-    "username": "admin1",
-    "role": "admin"
-  }
-}
-"""
-    logout = """\
-aws-cloudhsm >logout
-{
-  "error_code": 0,
-  "data": "Logout successful"
-}
-"""
     setup = Setup(hsm, tmp_path)
     setup.as_admin("user", "create", "--username", "admin1", "--role", "admin", "--password", "Admin1-Pass")
     result = setup.interactive(["login --username admin1 --role admin", "Admin1-Pass", "logout"])
-    assert result.stdout == output_of(login) + output_of(logout)
+    assert result.stdout == output_of(published.CLI_LOGIN) + output_of(published.CLI_LOGOUT)
 
 
 def test_user_list(hsm, tmp_path):
-    transcript = """\
-aws-cloudhsm > user list
-{
-  "error_code": 0,
-  "data": {
-    "users": [
-      {
-        "username": "admin",
-        "role": "admin",
-        "locked": "false",
-        "mfa": [],
-        "cluster-coverage": "full"
-      },
-      {
-        "username": "test_user",
-        "role": "admin",
-        "locked": "false",
-        "mfa": [
-          {
-            "strategy": "token-sign",
-            "status": "enabled"
-          }
-        ],
-        "cluster-coverage": "full"
-      },
-      {
-        "username": "app_user",
-        "role": "internal(APPLIANCE_USER)",
-        "locked": "false",
-        "mfa": [],
-        "cluster-coverage": "full"
-      }
-    ]
-  }
-}
-"""
     setup = Setup(hsm, tmp_path)
     # The published list shows test_user between admin and app_user: give it the id before app_user's.
     setup.state.user("app_user")["id"] = 3
     test_user = setup.state.add_user("test_user", "CO", "Test-Pass1", user_id=2)
     test_user["two_factor"] = True  # the simulator has no MFA commands; the flag is what user list shows
     result = setup.cli("user", "list")
-    assert result.stdout == output_of(transcript)
+    assert result.stdout == output_of(published.CLI_USER_LIST)
     assert result.returncode == 0
 
 
 def test_user_create_change_password_delete(hsm, tmp_path):
-    create = """\
-aws-cloudhsm > user create --username alice --role crypto-user
-Enter password:
-Confirm password:
-{
-  "error_code": 0,
-  "data": {
-    "username": "alice",
-    "role": "crypto-user"
-  }
-}
-"""
-    change = """\
-aws-cloudhsm > user change-password --username bob --role crypto-user
-Enter password:
-Confirm password:
-{
-  "error_code": 0,
-  "data": {
-    "username": "bob",
-    "role": "crypto-user"
-  }
-}
-"""
-    delete = """\
-aws-cloudhsm > user delete --username alice --role crypto-user
-{
-  "error_code": 0,
-  "data": {
-    "username": "alice",
-    "role": "crypto-user"
-  }
-}
-"""
     setup = Setup(hsm, tmp_path)
     assert setup.as_admin(
         "user", "create", "--username", "alice", "--role", "crypto-user", stdin="Alice-Pass1\nAlice-Pass1\n"
-    ).stdout == output_of(create)
+    ).stdout == output_of(published.CLI_USER_CREATE)
     setup.crypto_user("bob")
     old_hash = setup.state.user("bob")["hash"]
     assert setup.as_admin(
         "user", "change-password", "--username", "bob", "--role", "crypto-user", stdin="Bob-New-Pass1\nBob-New-Pass1\n"
-    ).stdout == output_of(change)
+    ).stdout == output_of(published.CLI_USER_CHANGE_PASSWORD)
     assert setup.state.user("bob")["hash"] != old_hash
     assert (
         json.loads(
@@ -327,7 +239,8 @@ aws-cloudhsm > user delete --username alice --role crypto-user
         )["error_code"]
         == 0
     )
-    assert setup.as_admin("user", "delete", "--username", "alice", "--role", "crypto-user").stdout == output_of(delete)
+    deleted = setup.as_admin("user", "delete", "--username", "alice", "--role", "crypto-user")
+    assert deleted.stdout == output_of(published.CLI_USER_DELETE)
     assert "alice" not in setup.state.users
 
 
@@ -372,64 +285,11 @@ def test_login_lockout_after_five_failures(hsm, tmp_path):
 
 def test_generate_symmetric_aes(hsm, tmp_path):
     # Published with indentation stripped: compared as JSON (check-value comes from the random key material).
-    transcript = """\
-aws-cloudhsm > key generate-symmetric aes \\
---label example-aes \\
---key-length-bytes 24
-{
- "error_code": 0,
- "data": {
- "key": {
- "key-reference": "0x00000000002e06bf",
- "key-info": {
- "key-owners": [
- {
- "username": "cu1",
- "key-coverage": "full"
- }
- ],
- "shared-users": [],
- "key-quorum-values": {
- "manage-key-quorum-value": 0,
- "use-key-quorum-value": 0
- },
- "cluster-coverage": "full"
- },
- "attributes": {
- "key-type": "aes",
- "label": "example-aes",
- "id": "",
- "check-value": "0x9b94bd",
- "class": "secret-key",
- "encrypt": false,
- "decrypt": false,
- "token": true,
- "always-sensitive": true,
- "derive": false,
- "destroyable": true,
- "extractable": true,
- "local": true,
- "modifiable": true,
- "never-extractable": false,
- "private": true,
- "sensitive": true,
- "sign": true,
- "trusted": false,
- "unwrap": false,
- "verify": true,
- "wrap": false,
- "wrap-with-trusted": false,
- "key-length-bytes": 24
- }
- }
- }
-}
-"""
     setup = Setup(hsm, tmp_path)
     setup.crypto_user("cu1")
     setup.state.next_handle = 0x2E06BF
     result = setup.as_cu("key", "generate-symmetric", "aes", "--label", "example-aes", "--key-length-bytes", "24")
-    expected, actual = json.loads(transcript[transcript.index("{") :]), json.loads(result.stdout)
+    expected, actual = json.loads(output_of(published.CLI_KEY_GENERATE_AES)), json.loads(result.stdout)
     assert re.fullmatch(r"0x[0-9a-f]{6}", actual["data"]["key"]["attributes"]["check-value"])
     actual["data"]["key"]["attributes"]["check-value"] = "0x9b94bd"
     assert actual == expected
@@ -495,61 +355,6 @@ def test_key_list_pagination_and_filters(hsm, tmp_path):
 
 
 def test_key_list_verbose_single_match_as_published(hsm, tmp_path):
-    transcript = """\
-aws-cloudhsm > key list --filter attr.label=example-desynchronized-key-label --verbose
-{
-  "error_code": 0,
-  "data": {
-    "matched_keys": [
-      {
-        "key-reference": "0x000000000048000f",
-        "key-info": {
-          "key-owners": [
-            {
-              "username": "cu1",
-              "key-coverage": "full"
-            }
-          ],
-          "shared-users": [],
-          "key-quorum-values": {
-            "manage-key-quorum-value": 0,
-            "use-key-quorum-value": 0
-          },
-          "cluster-coverage": "full"
-        },
-        "attributes": {
-          "key-type": "aes",
-          "label": "example-desynchronized-key-label",
-          "id": "0x",
-          "check-value": "0xbe79db",
-          "class": "secret-key",
-          "encrypt": false,
-          "decrypt": false,
-          "token": true,
-          "always-sensitive": true,
-          "derive": false,
-          "destroyable": true,
-          "extractable": true,
-          "local": true,
-          "modifiable": true,
-          "never-extractable": false,
-          "private": true,
-          "sensitive": true,
-          "sign": "inconsistent",
-          "trusted": false,
-          "unwrap": false,
-          "verify": true,
-          "wrap": false,
-          "wrap-with-trusted": false,
-          "key-length-bytes": 16
-        }
-      }
-    ],
-    "total_key_count": 1,
-    "returned_key_count": 1
-  }
-}
-"""
     setup = Setup(hsm, tmp_path)
     setup.crypto_user("cu1")
     setup.state.next_handle = 0x48000F
@@ -559,25 +364,11 @@ aws-cloudhsm > key list --filter attr.label=example-desynchronized-key-label --v
     setup.state.key(0x48000F)["kcv"] = "0xbe79db"  # the published key's check value
     result = setup.as_cu("key", "list", "--filter", "attr.label=example-desynchronized-key-label", "--verbose")
     # The simulator keeps a cluster's HSMs in sync, so an attribute is never "inconsistent" across them.
-    assert result.stdout == output_of(transcript).replace('"sign": "inconsistent"', '"sign": true')
+    expected = output_of(published.CLI_KEY_LIST_FILTER_VERBOSE).replace('"sign": "inconsistent"', '"sign": true')
+    assert result.stdout == expected
 
 
 def test_key_delete_and_selection_errors(hsm, tmp_path):
-    delete = """\
-aws-cloudhsm > key delete --filter attr.label="ec-test-public-key"
-{
-  "error_code": 0,
-  "data": {
-    "message": "Key deleted successfully"
-  }
-}
-"""
-    ambiguous = """\
-{
- "error_code": 1,
- "data": "Key selection criteria matched 48 keys. Refine selection criteria to select a single key."
-}
-"""
     setup = Setup(hsm, tmp_path)
     setup.crypto_user("cu1")
     commands = [
@@ -587,9 +378,9 @@ aws-cloudhsm > key delete --filter attr.label="ec-test-public-key"
     commands += ["key generate-symmetric aes --label same --key-length-bytes 16"] * 48
     setup.interactive(commands)
     result = setup.as_cu("key", "delete", "--filter", 'attr.label="ec-test-public-key"')
-    assert result.stdout == output_of(delete)
+    assert result.stdout == output_of(published.CLI_KEY_DELETE)
     many = setup.as_cu("key", "delete", "--filter", "attr.label=same")
-    assert json.loads(many.stdout) == json.loads(ambiguous)
+    assert json.loads(many.stdout) == json.loads(published.CLI_FILTER_ERROR)
     assert len(setup.state.keys) == 48
     setup.crypto_user("cu2")
     handle = "0x%016x" % max(setup.state.keys)
@@ -598,25 +389,18 @@ aws-cloudhsm > key delete --filter attr.label="ec-test-public-key"
 
 
 def test_cluster_hsm_info(hsm, tmp_path):
-    # Published with indentation stripped (and a comma missing before "fips-state"); compared field by field.
-    sample = {
-        "vendor": "Marvell Semiconductors, Inc.",
-        "model": "NITROX-III CNN35XX-NFBE",
-        "hardware-version-major": "5",
-        "hardware-version-minor": "3",
-        "firmware-version-major": "2",
-        "firmware-version-minor": "6",
-        "firmware-build-number": "16",
-        "firmware-id": "CNN35XX-NFBE-FW-2.06-16",
-        "fips-state": "2 [FIPS mode with single factor authentication]",
-    }
+    # Published with indentation stripped, a comma missing before "fips-state" and the other HSMs elided: its fields
+    # are read line by line and compared with each HSM's (the serial number differs from HSM to HSM).
+    sample = dict(re.findall(r'^ "([a-z-]+)": "([^"]*)",?$', published.CLI_HSM_INFO, re.M))
+    serial = re.compile(r"5\.3G1941-ICM\d{6}")
+    assert serial.fullmatch(sample.pop("serial-number")) and len(sample) == 9
     setup = Setup(hsm, tmp_path, hsms=3, activate=False)
     hsm.unreachable.add(setup.ips[2])
     data = json.loads(setup.cli("cluster", "hsm-info").stdout)["data"]
     hsm.unreachable.discard(setup.ips[2])
     assert len(data["hsms"]) == 2
     for entry in data["hsms"]:
-        assert re.fullmatch(r"5\.3G1941-ICM\d{6}", entry.pop("serial-number"))
+        assert serial.fullmatch(entry.pop("serial-number"))
         assert entry == sample
 
 
@@ -648,85 +432,35 @@ def test_replicate_between_clones_and_not_elsewhere(hsm, tmp_path):
 
     multi = source.cli("user", "list")
     assert json.loads(multi.stdout)["data"].startswith("multiple clusters provided in configuration file")
-    admin = {
-        "CLOUDHSM_ROLE": "admin",
-        "CLOUDHSM_PIN": "admin:" + ADMIN_PASSWORD,
-        "DESTINATION_CLOUDHSM_ROLE": "admin",
-        "DESTINATION_CLOUDHSM_PIN": "admin:" + ADMIN_PASSWORD,
-    }
-    user = source.cli(
-        "user",
-        "replicate",
-        "--username",
-        "example-admin",
-        "--role",
-        "crypto-user",
-        "--source-cluster-id",
-        source.cluster_id,
-        "--destination-cluster-id",
-        clone.cluster_id,
-        env=admin,
-    )
-    published_user = {
-        "error_code": 0,
-        "data": {
-            "user": {
-                "username": "example-admin",
-                "role": "crypto-user",
-                "locked": "false",
-                "mfa": [],
-                "quorum": [],
-                "cluster-coverage": "full",
-            },
-            "message": "Successfully replicated user",
-        },
-    }
+
+    def replicate(what, destination, user, *selection):
+        """``<what> replicate`` from source to destination, as ``user`` (role, name) on both clusters."""
+        role, name = user
+        pin = "%s:%s" % (name, ADMIN_PASSWORD if role == "admin" else CU_PASSWORD)
+        env = {"CLOUDHSM_ROLE": role, "CLOUDHSM_PIN": pin, "DESTINATION_CLOUDHSM_ROLE": role,
+               "DESTINATION_CLOUDHSM_PIN": pin}
+        ids = ["--source-cluster-id", source.cluster_id, "--destination-cluster-id", destination.cluster_id]
+        return source.cli(what, "replicate", *selection, *ids, env=env)
+
+    def replicate_key(destination):
+        return replicate("key", destination, ("crypto-user", "crypto-user-1"), "--filter", "attr.label=example-key")
+
+    user = replicate("user", clone, ("admin", "admin"), "--username", "example-admin", "--role", "crypto-user")
+    # The published example replicates an admin; the user here is a crypto-user, and the answer names its role.
+    published_user = json.loads(output_of(published.CLI_USER_REPLICATE))
+    published_user["data"]["user"]["role"] = "crypto-user"
     assert json.loads(user.stdout) == published_user
-    cu = {
-        "CLOUDHSM_ROLE": "crypto-user",
-        "CLOUDHSM_PIN": "crypto-user-1:" + CU_PASSWORD,
-        "DESTINATION_CLOUDHSM_ROLE": "crypto-user",
-        "DESTINATION_CLOUDHSM_PIN": "crypto-user-1:" + CU_PASSWORD,
-    }
-    key = source.cli(
-        "key",
-        "replicate",
-        "--filter",
-        "attr.label=example-key",
-        "--source-cluster-id",
-        source.cluster_id,
-        "--destination-cluster-id",
-        clone.cluster_id,
-        env=cu,
-    )
+    key = replicate_key(clone)
     replicated = json.loads(key.stdout)
     assert replicated["data"]["message"] == "Successfully replicated key"
     assert replicated["data"]["key"]["attributes"]["id"] == "0x"
     original = source.state.keys[6]
     assert clone.state.keys[6]["kcv"] == original["kcv"] and clone.state.keys[6]["sealed"] != original["sealed"]
-    again = source.cli(
-        "key",
-        "replicate",
-        "--filter",
-        "attr.label=example-key",
-        "--source-cluster-id",
-        source.cluster_id,
-        "--destination-cluster-id",
-        clone.cluster_id,
-        env=cu,
-    )
-    assert json.loads(again.stdout) == {"error_code": 1, "data": "Key replicate failed on 1 of 1 connections"}
-    unrelated = source.cli(
-        "key",
-        "replicate",
-        "--filter",
-        "attr.label=example-key",
-        "--source-cluster-id",
-        source.cluster_id,
-        "--destination-cluster-id",
-        other.cluster_id,
-        env=cu,
-    )
+    again = replicate_key(clone)
+    # Published for a destination of three HSMs; the clone has one.
+    conflict = published.CLI_KEY_REPLICATE_CONFLICT.replace("1 of 3 connections", "1 of 1 connections")
+    assert json.loads(again.stdout) == json.loads(conflict)
+    unrelated = replicate_key(other)
     assert json.loads(unrelated.stdout)["error_code"] == 1
     assert "masking key" in json.loads(unrelated.stdout)["data"]
     assert 6 not in other.state.keys
@@ -735,7 +469,6 @@ def test_replicate_between_clones_and_not_elsewhere(hsm, tmp_path):
 def test_interactive_at_a_terminal(hsm, tmp_path):
     """At a terminal the CLI shows its prompt and reads the password without echoing it."""
     import io
-    import os
 
     import pexpect
 

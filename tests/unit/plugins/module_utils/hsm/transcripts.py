@@ -6,7 +6,9 @@
 
 """Client tool transcripts as AWS documents them (and as real runs printed them), for the parser tests.
 
-Verbatim except that trailing spaces at line ends are dropped.
+Verbatim except that trailing spaces at line ends are dropped; the CMU CAUTION block is written once and joined into
+the transcripts that print it. The simulator's transcript tests (tests/simulator/test_transcripts_sdk*.py) load this
+file by path and compare the emulated tools with the same texts, so it imports nothing beyond the standard library.
 
 CMU/KMU: AWS CloudHSM User Guide, cloudhsm_mgmt_util-*.md and key_mgmt_util-*.md pages; cloudhsm-cli:
 cloudhsm_cli-*.md pages and troubleshoot-sdk5-*-replicate-failures; real-run variants from public setup notes.
@@ -91,33 +93,25 @@ ensure this operation is executed on all nodes in the cluster.
 Do you want to continue(y/n)?
 """
 
-CMU_CREATE_USER = r"""aws-cloudhsm> createUser CO alice 391019314
-
-*************************CAUTION********************************
-This is a CRITICAL operation, should be done on all nodes in the
-cluster. AWS does NOT synchronize these changes automatically with the
-nodes on which this operation is not executed or failed, please
-ensure this operation is executed on all nodes in the cluster.
-****************************************************************
-
-Do you want to continue(y/n)?Invalid option, please type 'y' or 'n'
+# The CAUTION block reads the same in every command that prints it; the typed answer follows the prompt on its line.
+CMU_CREATE_USER = (
+    "aws-cloudhsm> createUser CO alice 391019314\n\n"
+    + CMU_CAUTION.rstrip("\n")
+    + r"""Invalid option, please type 'y' or 'n'
 
 Do you want to continue(y/n)?y
 Creating User alice(CO) on 3 nodes
 """
+)
 
-CMU_CHANGE_PSWD_PRECO = r"""aws-cloudhsm>changePswd PRECO admin P@55w0rd
-*************************CAUTION********************************
-This is a CRITICAL operation, should be done on all nodes in the
-cluster. AWS does NOT synchronize these changes automatically with the
-nodes on which this operation is not executed or failed, please
-ensure this operation is executed on all nodes in the cluster.
-****************************************************************
-
-Do you want to continue(y/n)?y
+CMU_CHANGE_PSWD_PRECO = (
+    "aws-cloudhsm>changePswd PRECO admin P@55w0rd\n"
+    + CMU_CAUTION.rstrip("\n")
+    + r"""y
 Changing password for admin(PRECO) on 1 nodes
 changePswd success on server 0(10.10.4.20)
 """
+)
 
 CMU_DELETE_USER = r"""aws-cloudhsm> deleteUser CO alice
 Deleting user alice(CO) on 3 nodes
