@@ -98,8 +98,10 @@ test: build-tree
 demo: build-tree
 	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
 
+# BENCH_ARGS="--lanes key_sync --sdks 5 --out DIR" measures one figure without the rest (keep DIR out of bench/).
+BENCH_ARGS ?= --out $(CURDIR)/bench
 bench: build-tree
-	cd $(CDIR) && $(BIN)/python bench/run.py --out $(CURDIR)/bench
+	cd $(CDIR) && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chaos: build-tree
 	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos --chaos-full

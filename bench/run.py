@@ -37,6 +37,9 @@ QUICK = {"sizes": [20, 200], "loop_sizes": [10], "repetitions": 3, "wait_lengths
          "fanout_transition_s": 1, "sdks": ["5", "3"]}
 
 
+LANES = ("waits", "economy", "fanout", "key_sync")
+
+
 def lane(name, results, function, *args):
     started = time.monotonic()
     try:
@@ -95,12 +98,23 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes and short waits (a smoke run)")
     parser.add_argument("--work-dir", default=None, help="logs and run directories (default: a new temp dir)")
     parser.add_argument("--render", metavar="RESULTS_JSON", help="only write RESULTS.md again from a results.json")
+    parser.add_argument("--lanes", default=",".join(LANES),
+                        help="comma-separated lanes to run (default: all of %s); a partial run for one figure" % (
+                            ", ".join(LANES)))
+    parser.add_argument("--sdks", default=None, help="comma-separated client SDKs for the key sync lane (default 5,3)")
     args = parser.parse_args(argv)
+    lanes_wanted = [name.strip() for name in args.lanes.split(",") if name.strip()]
+    unknown = sorted(set(lanes_wanted) - set(LANES))
+    if unknown:
+        parser.error("unknown lane(s) %s; the lanes are %s" % (", ".join(unknown), ", ".join(LANES)))
     if args.render:
         with open(args.render) as handle:
             write_outputs(json.load(handle), args.out)
         return 0
     plan = dict(QUICK if args.quick else FULL)
+    if args.sdks:
+        plan["sdks"] = [sdk.strip() for sdk in args.sdks.split(",") if sdk.strip()]
+    plan["lanes"] = lanes_wanted
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="hsmops-bench-")
     os.makedirs(work_dir, exist_ok=True)
     os.makedirs(os.path.join(work_dir, "profile"), exist_ok=True)
@@ -108,20 +122,24 @@ def main(argv=None):
     common.log("benchmarks%s, logs in %s" % (" (quick)" if args.quick else "", work_dir))
     started = time.monotonic()
     results = {}
-    lanes = [
-        threading.Thread(target=lane, args=("waits", results, waits.run, plan["wait_lengths"], plan["repetitions"],
-                                            work_dir)),
-        threading.Thread(target=lane, args=("economy", results, economy_lane, work_dir, plan)),
-        threading.Thread(target=lane, args=("fanout", results, fanout_lane, work_dir, plan)),
-    ]
-    for thread in lanes:
+    background = {
+        "waits": (waits.run, plan["wait_lengths"], plan["repetitions"], work_dir),
+        "economy": (economy_lane, work_dir, plan),
+        "fanout": (fanout_lane, work_dir, plan),
+    }
+    threads = [threading.Thread(target=lane, args=(name, results) + background[name])
+               for name in LANES if name in background and name in lanes_wanted]
+    for thread in threads:
         thread.start()
-    lane("key_sync", results, key_sync_lane, work_dir, plan)
-    for thread in lanes:
+    if "key_sync" in lanes_wanted:
+        lane("key_sync", results, key_sync_lane, work_dir, plan)
+    for thread in threads:
         thread.join()
     machine["load_average_at_end"] = list(os.getloadavg())
+    options = (["--quick"] if args.quick else []) + (["--sdks", args.sdks] if args.sdks else []) + (
+        ["--lanes", ",".join(lanes_wanted)] if lanes_wanted != list(LANES) else [])
     document = {
-        "command": "make bench" + ("  (bench/run.py --quick)" if args.quick else ""),
+        "command": "make bench" + ("  (bench/run.py %s)" % " ".join(options) if options else ""),
         "plan": plan,
         "machine": machine,
         "total_seconds": round(time.monotonic() - started, 1),

@@ -66,6 +66,12 @@ def assert_one_clone_set(run):
         assert clone_cluster["source_backup_id"] == copies[0]["BackupId"]
 
 
+def test_clone_cluster_check_mode_from_nothing_creates_nothing(flow):
+    """Check mode before any cluster exists may report what it would create, but creates nothing."""
+    flow.run_playbook("clone_cluster.yml", log_name="clone_cluster-check-empty", check=True, progress=False)
+    assert flow.clusters() == []
+
+
 def test_clone_cluster_builds_the_dr_set(flow):
     run = flow.run_playbook("clone_cluster.yml", progress=False)
     assert run.changed > 0
