@@ -56,19 +56,25 @@ _STRUCTURE = re.compile(r'[{}"\\]')
 class EnvelopeMatcher(object):
     """Matcher for ToolSession.read_until: the first envelope in the buffer as (end, (error_code, data)).
 
-    One matcher serves one read_until call, whose buffer only grows between calls: it resumes scanning where the
-    previous call stopped, so a long answer (a listing of thousands of keys arrives in many pipe reads) costs time in
-    proportion to its length, not to its length squared. Braces are counted outside strings; objects that do not
-    parse as they stand go through the repairs in _decode.
+    One matcher serves one read_until call, whose buffer only grows between calls: it resumes where the previous
+    call stopped, so a long answer (a listing of thousands of keys arrives in many pipe reads) costs time in
+    proportion to its length, not to its length squared.
+
+    The tool pretty-prints its answers: an object whose first line is a lone '{' ends at the first '}' that starts a
+    line (nested objects are indented, and JSON strings hold no newline), so it is found with a string search and
+    decoded once. Anything else (an object on one line, or one that does not decode as it stands, e.g. a published
+    sample with its indentation stripped or a comma missing) goes to the brace count, outside strings, and the
+    repairs in _decode.
     """
 
     def __init__(self):
         self._next = 0  # where to look for the next candidate object
-        self._scan = None  # [start, resume index, depth, in_string, skip_until] of the object being read
+        self._pretty = None  # [start, where to resume the search for its closing line] of a pretty-printed object
+        self._scan = None  # [start, resume index, depth, in_string, skip_until] of an object being brace-counted
 
     def __call__(self, buffer):
         while True:
-            if self._scan is None:
+            if self._scan is None and self._pretty is None:
                 start = buffer.find("{", self._next)
                 if start < 0:
                     self._next = len(buffer)
@@ -76,10 +82,27 @@ class EnvelopeMatcher(object):
                 if not _starts_line(buffer, start):
                     self._next = start + 1
                     continue
-                found = self._whole_object(buffer, start)
-                if found is not None:
-                    return found
-                self._scan = [start, start, 0, False, start]
+                line_end = buffer.find("\n", start)
+                if buffer[start:line_end if line_end >= 0 else len(buffer)].strip() == "{":
+                    self._pretty = [start, start]
+                else:
+                    self._scan = [start, start, 0, False, start]
+            if self._pretty is not None:
+                start, search_from = self._pretty
+                close = buffer.find("\n}", search_from)
+                if close < 0:
+                    self._pretty[1] = max(start, len(buffer) - 1)
+                    return None
+                self._pretty = None
+                try:
+                    obj = json.loads(buffer[start:close + 2])
+                except ValueError:
+                    self._scan = [start, start, 0, False, start]
+                    continue
+                if isinstance(obj, dict) and "error_code" in obj:
+                    return close + 2, (obj.get("error_code"), obj.get("data"))
+                self._next = close + 2
+                continue
             end = self._object_end(buffer)
             if end is None:
                 return None
@@ -92,26 +115,6 @@ class EnvelopeMatcher(object):
             if isinstance(obj, dict) and "error_code" in obj:
                 return end, (obj.get("error_code"), obj.get("data"))
             self._next = end
-
-    def _whole_object(self, buffer, start):
-        """The envelope starting at ``start`` when it has fully arrived and parses as it stands, else None.
-
-        The tool pretty-prints its answers, so an envelope ends at the first '}' that starts a line (nested objects
-        are indented, and JSON strings hold no newline): one search and one decode, tried once per candidate. When it
-        fails (an answer still arriving, one on a single line, or one that needs repairs), the caller falls back to
-        the brace count, which resumes across reads.
-        """
-        close = buffer.find("\n}", start)
-        if close < 0:
-            return None
-        try:
-            obj = json.loads(buffer[start:close + 2])
-        except ValueError:
-            return None
-        if not (isinstance(obj, dict) and "error_code" in obj):
-            return None
-        self._next = close + 2
-        return close + 2, (obj.get("error_code"), obj.get("data"))
 
     def _object_end(self, buffer):
         start, index, depth, in_string, skip_until = self._scan

@@ -75,6 +75,14 @@ def test_one_line_envelope_before_a_pretty_one_is_not_swallowed():
     assert sdk5.parse_envelopes(stream) == [(0, "one"), (1, "two")]
 
 
+def test_envelope_published_without_indentation_is_still_found_whole():
+    # Its first line-starting '}' closes a nested object: that prefix does not decode, and the brace count takes over.
+    stream = '{\n"error_code": 0,\n"data": {\n"username": "alice"\n}\n}\naws-cloudhsm > '
+    matcher = sdk5.EnvelopeMatcher()
+    assert matcher(stream[:30]) is None
+    assert matcher(stream) == (stream.index("}\n}") + 3, (0, {"username": "alice"}))
+
+
 def test_matcher_fed_in_pieces_finds_each_envelope_once():
     stream = t.CLI_LOGIN + t.CLI_USER_LIST + t.CLI_KEY_DELETE
     expected = sdk5.parse_envelopes(stream)
