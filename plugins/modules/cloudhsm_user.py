@@ -191,7 +191,7 @@ def main():
     if any(problems):
         fail(module, " ".join(problem for problem in problems if problem))
     for user in params["users"]:
-        warning = password_warning("user %s" % user["name"], user.get("password")) if user["state"] == "present" else None
+        warning = user["state"] == "present" and password_warning("user %s" % user["name"], user.get("password"))
         if warning:
             module.warn(warning)
     with hsm_session(module, targets or None) as (driver, session):
