@@ -24,13 +24,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Run from the build-tree copy, so the cloud config it writes is the one ansible-test reads there.
 WITH_SIM := $(BIN)/python scripts/with_simulator.py
 
-.PHONY: help venv deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test demo \
-	bench chaos docs clean
+.PHONY: help venv deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test quick \
+	transcripts demo bench chaos docs clean
 
 help:
 	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3,"
 	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region)"
 	@echo "make test       every check: lint sanity units pytests e2e chaos-fast integration molecule artifact"
+	@echo "make quick      the inner loop (a few minutes): lint, unit tests, the simulator's transcript tests"
 	@echo "make bench      benchmarks (not part of test), results in bench/RESULTS.md"
 
 venv: $(VENV)/.stamp
@@ -94,6 +95,14 @@ TEST_STEPS := lint sanity units pytests e2e chaos-fast integration molecule arti
 test: build-tree
 	$(BIN)/python scripts/run_steps.py $(TEST_STEPS)
 	@echo "make test: every check passed"
+
+# The inner loop: what most changes break first, in a few minutes. `make test` before a change is done.
+quick: lint units transcripts
+	@echo "make quick: passed (run make test before a change is done)"
+
+transcripts: build-tree
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator/test_transcripts_sdk3.py \
+		tests/simulator/test_transcripts_sdk5.py
 
 demo: build-tree
 	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
