@@ -145,16 +145,27 @@ def parse_server_results(text, command):
     return results
 
 
+# A line of a handle list: "6, 7, 9", "8(s),9(s),17", or one piece of a list the tools wrap over several lines
+# (every piece but the last ends with a comma).
+_HANDLE_LIST_LINE = re.compile(r"^\d+(\([os]\))?(\s*,\s*\d+(\([os]\))?)*\s*,?$")
+
+
+def parse_handle_list(text):
+    """[(handle, 'o'|'s'|None)] from every handle-list line of ``text``, joining a list wrapped over lines."""
+    entries = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and _HANDLE_LIST_LINE.match(stripped):
+            entries.extend((int(m.group(1)), m.group(2)) for m in _HANDLE.finditer(stripped))
+    return entries
+
+
 def parse_find_all_keys(text):
-    """{server index: [(handle, 'o'|'s'|None)]} from ``findAllKeys``."""
+    """{server index: [(handle, 'o'|'s'|None)]} from ``findAllKeys`` (lists wrapped over several lines too)."""
     result = {}
     for index, section in _server_sections(text).items():
-        entries = []
-        for line in section.splitlines():
-            stripped = line.strip()
-            if stripped and re.match(r"^\d+(\([os]\))?(\s*,\s*\d+(\([os]\))?)*$", stripped):
-                entries.extend((int(m.group(1)), m.group(2)) for m in _HANDLE.finditer(stripped))
-        result[index] = entries
+        # The counts printed above the list are not used: the AWS hash example prints 3 next to 4 handles.
+        result[index] = parse_handle_list(section.split("Key Hash:")[0])
     return result
 
 
@@ -209,16 +220,11 @@ def parse_gen_sym_key(text):
 
 
 def parse_find_key(text):
-    """Key handles from ``findKey`` (both ``present N`` and ``present: N`` forms)."""
+    """Key handles from ``findKey`` (both ``present N`` and ``present: N`` forms; lists wrapped over lines too)."""
     total = re.search(r"Total number of keys present:?\s*(\d+)", text)
     if total and int(total.group(1)) == 0:
         return []
-    handles = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if re.match(r"^\d+(\s*,\s*\d+)*$", stripped):
-            handles.extend(int(n) for n in stripped.split(","))
-    return handles
+    return [handle for handle, unused_mark in parse_handle_list(text)]
 
 
 def parse_attribute_file(text):

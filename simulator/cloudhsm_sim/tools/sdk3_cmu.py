@@ -53,6 +53,7 @@ COMMANDS = (
     "exit",
     "findAllKeys",
     "getKeyInfo",
+    "shareKey",
     "syncKey",
     "syncUser",
     "quit",
@@ -90,6 +91,7 @@ Syntax: <command> -h
 
    findAllKeys            Find all keys of a user
    getKeyInfo             Get key info
+   shareKey               Shares or unshares a key with a crypto user
    syncKey                Copies a key to another HSM
 
         Other Commands
@@ -383,7 +385,11 @@ class Cmu:
                     "findAllKeys failed: %s\nfindAllKeys failed on server %s\n" % (self.error(refused), server.label)
                 )
                 continue
-            listing = ",".join("%d(%s)" % (handle, kind) for handle, kind in keys)
+            listing = unconfirmed.wrap_handles(
+                ["%d(%s)" % (handle, kind) if kind else str(handle) for handle, kind in keys],
+                ",",
+                unconfirmed.CMU_HANDLES_PER_LINE,
+            )
             text = "Number of keys found %d\nnumber of keys matched from start index 0::%d\n%s\n" % (
                 len(keys),
                 len(keys),
@@ -418,7 +424,32 @@ class Cmu:
             if key["shared"]:
                 text += "        also, shared to following %d user(s):\n" % len(key["shared"])
                 text += "".join("                 %d\n" % uid for uid in key["shared"])
+            if max(key["quorum"]):
+                text += "         %d Users need to approve to use/manage this key\n" % max(key["quorum"])
             self.write(text)
+
+    def cmd_shareKey(self, args):
+        if len(args) != 3 or not args[0].isdigit() or not args[1].isdigit() or args[2] not in ("0", "1"):
+            self.write("Usage: shareKey <key handle> <user id> <(share/unshare key?) 1/0>\n")
+            return
+        if not self.caution():
+            return
+        op_id = common.new_op_id()
+        for server in self.targets():
+            try:
+                self.call(
+                    server,
+                    "share_key",
+                    session=server.session,
+                    handle=int(args[0]),
+                    users=[int(args[1])],
+                    share=args[2] == "1",
+                    op_id=op_id,
+                )
+            except HsmRefused as refused:
+                self.write("shareKey failed: %s\nshareKey failed on server %s\n" % (self.error(refused), server.label))
+                continue
+            self.write("shareKey success on server %s\n" % server.label)
 
     def sync(self, command, op, args, usage, **extra):
         if self.current is None:

@@ -103,6 +103,16 @@ def test_find_all_keys_marks_and_hash():
     assert hashed == {0: [(8, "s"), (9, "s"), (11, None), (17, "s")]}
 
 
+def test_find_all_keys_wrapped_over_lines():
+    expected = [(8, "s"), (9, "s"), (17, None), (262162, "s"), (19, "o")]
+    assert sdk3.parse_find_all_keys(t.CMU_FIND_ALL_KEYS_WRAPPED) == {0: expected, 1: expected}
+
+
+def test_find_all_keys_wrapped_with_hash():
+    assert sdk3.parse_find_all_keys(t.CMU_FIND_ALL_KEYS_WRAPPED_HASH) == {
+        0: [(8, "s"), (9, "s"), (11, None), (17, "s")]}
+
+
 def test_kmu_list_users():
     assert sdk3.parse_kmu_users(t.KMU_LIST_USERS) == {"admin": 1, "app_user": 2, "alice": 3, "bob": 4, "trent": 5}
 
@@ -157,6 +167,16 @@ def test_find_key_handles_and_empty_forms():
     assert sdk3.parse_find_key(t.KMU_FIND_KEY_EMPTY) == []
     assert sdk3.parse_find_key("Total number of keys present: 0\n\tCfm3FindKey returned: 0x00 : HSM Return: "
                                "SUCCESS\n") == []
+
+
+def test_find_key_wrapped_over_lines():
+    handles = sdk3.parse_find_key(t.KMU_FIND_KEY_WRAPPED)
+    assert len(handles) == 18
+    assert handles[:3] == [6, 7, 8] and handles[-4:] == [524308, 524309, 524310, 524311]
+
+
+def test_find_key_wrapped_with_a_lone_last_handle():
+    assert sdk3.parse_find_key(t.KMU_FIND_KEY_WRAPPED_LONE) == [6, 7, 8, 9]
 
 
 def test_kmu_prompt():
