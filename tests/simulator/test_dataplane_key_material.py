@@ -149,3 +149,13 @@ def test_backups_and_clones_carry_pairs_shares_and_changes_but_not_session_keys(
     assert private["modulus"] == source.keys[made["public_key"]["handle"]]["modulus"]
     assert session_key["handle"] not in clone.keys and session_key["handle"] in source.keys
     assert clone.masking_key == source.masking_key
+
+
+def test_session_keys_end_with_their_session(hsm, users):
+    unused_admin, cu = users
+    temp = hsm.call("generate_key", hsm=IP, session=cu["cu1"], key_type="aes", size=16, label="temp",
+                    session_key=True)["key"]
+    kept = hsm.call("generate_key", hsm=IP, session=cu["cu1"], key_type="aes", size=16, label="kept")["key"]
+    assert temp["attributes"]["token"] is False and temp["session"] is True
+    hsm.call("logout", session=cu["cu1"])
+    assert sorted(STATE.clusters["cluster-aaaaaaaaaaa"].keys) == [kept["handle"]]

@@ -553,7 +553,12 @@ class DataPlane:
         return self._once(cluster, op_id, login)
 
     def op_logout(self, session, after, hsm=None):
-        self.sessions.pop(session or "", None)
+        ended = self.sessions.pop(session or "", None)
+        if ended:
+            # Session keys live only as long as the session that made them (cloudhsm-cli --session help text).
+            cluster = self.clusters.get(ended["cluster_id"])
+            for handle in [h for h, k in (cluster.keys.items() if cluster else ()) if k.get("session_of") == session]:
+                del cluster.keys[handle]
         return {}
 
     def op_whoami(self, hsm, session, after):
@@ -721,6 +726,7 @@ class DataPlane:
                 "kcv": key_check_value(key_type, material),
                 "sealed": seal(cluster.masking_key, material),
                 "session": bool(session_key),
+                "session_of": session if session_key else None,
                 "attrs": attrs,
                 "manage_quorum": quorum[0],
                 "use_quorum": quorum[1],
@@ -802,6 +808,7 @@ class DataPlane:
                     "kcv": kcv,
                     "sealed": seal(cluster.masking_key, material),
                     "session": bool(session_key),
+                    "session_of": session if session_key else None,
                     "attrs": attrs,
                     "manage_quorum": quorum[0] if key_class == "private-key" else 0,
                     "use_quorum": quorum[1] if key_class == "private-key" else 0,
