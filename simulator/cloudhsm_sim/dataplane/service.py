@@ -673,6 +673,8 @@ class DataPlane:
         entries = []
         user_id = int(user_id)
         for handle, key in sorted(cluster.keys.items()):
+            if key.get("session"):
+                continue  # token keys only (NOT CONFIRMED: no published findAllKeys shows a session key)
             if key["owner"] == user_id:
                 entries.append([handle, "o"])
             elif user_id in key["shared"]:

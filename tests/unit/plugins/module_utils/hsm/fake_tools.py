@@ -598,6 +598,14 @@ class FakeKmu(FakeCli):
         self.out("got all attributes of size 444 attr cnt 17\nAttributes dumped into %s file\n" % args[-1])
         self.status("GetAttribute")
 
+    def kmu_getKeyInfo(self, cluster, args):
+        key = cluster["keys"][args[args.index("-k") + 1]]
+        self.out("       Cfm3GetKey returned: 0x00 : HSM Return: SUCCESS\n       Owned by user %d\n"
+                 % cluster["users"][key["owner"]]["id"])
+        if key["shared"]:
+            self.out("       also, shared to following %d user(s):\n" % len(key["shared"]))
+            self.out("".join("                %d\n" % cluster["users"][name]["id"] for name in key["shared"]))
+
     def kmu_genSymKey(self, cluster, args):
         handle = str(max([int(h) for h in cluster["keys"]] + [5]) + 1)
         names = dict((u["id"], n) for n, u in cluster["users"].items())
