@@ -159,3 +159,33 @@ def test_session_keys_end_with_their_session(hsm, users):
     assert temp["attributes"]["token"] is False and temp["session"] is True
     hsm.call("logout", session=cu["cu1"])
     assert sorted(STATE.clusters["cluster-aaaaaaaaaaa"].keys) == [kept["handle"]]
+
+
+def test_user_quorum_blocks_user_management_and_travels_with_backups(hsm, users):
+    admin, unused_cu = users
+    with pytest.raises(HsmError) as error:  # no admin registered a quorum key yet
+        hsm.call("set_user_quorum", hsm=IP, session=admin, value=2)
+    assert error.value.code == "invalid_quorum"
+    hsm.call("create_user", hsm=IP, session=admin, role="CO", username="officer2", password=PASSWORD)
+    officer2 = login(hsm, "officer2", "CO")
+    for session in (admin, officer2):
+        hsm.call("register_quorum_key", hsm=IP, session=session)
+    hsm.call("set_user_quorum", hsm=IP, session=admin, value=2)
+    for op, args in (
+        ("create_user", dict(role="CU", username="cu3", password=PASSWORD)),
+        ("delete_user", dict(role="CU", username="cu2")),
+    ):
+        with pytest.raises(HsmError) as error:
+            hsm.call(op, hsm=IP, session=admin, **args)
+        assert error.value.code == "quorum_required"
+        assert error.value.message == "Quorum approval is required for this operation"
+    source = STATE.clusters["cluster-aaaaaaaaaaa"]
+    assert sorted(source.users) == ["admin", "app_user", "cu1", "cu2", "officer2"]
+    clone = hsm.clone("cluster-aaaaaaaaaaa", "cluster-ccccccccccc", ["10.2.0.1"])
+    assert clone.user_quorum == 2
+    hsm.call("set_user_quorum", hsm=IP, session=admin, value=1)
+    hsm.call("create_user", hsm=IP, session=admin, role="CU", username="cu3", password=PASSWORD)
+    dest = login(hsm, "admin", "CO", ip="10.2.0.1")
+    with pytest.raises(HsmError) as error:  # the clone still has quorum
+        hsm.call("sync_user", hsm=IP, session=admin, username="cu3", dest_hsm="10.2.0.1", dest_session=dest)
+    assert error.value.code == "quorum_required" and "cu3" not in clone.users

@@ -611,3 +611,52 @@ def test_cmu_share_key_get_key_info_quorum_and_wrapped_find_all_keys(hsm, tmp_pa
     assert out[4].endswith("        Owned by user 3\n         2 Users need to approve to use/manage this key\n")
     handles = ",".join("%d(o)" % h for h in range(6, 21)) + ",\n" + "21(o),22(o)"
     assert "Number of keys found 17\nnumber of keys matched from start index 0::17\n%s\n" % handles in out[5]
+
+
+def test_create_and_delete_user_fail_on_a_quorum_cluster(hsm, tmp_path):
+    # Reference 2.4 "Partial failure / per-node error handling" (quorum-protected HSM), as published.
+    create = """\
+Do you want to continue(y/n)?y
+Creating User user1(CU) on 2 nodes
+createUser failed: RET_MXN_AUTH_FAILED
+creating user on server 0(10.0.2.14) failed
+
+Retry/Ignore/Abort?(R/I/A):A
+"""
+    delete = """\
+aws-cloudhsm>deleteUser CU user1
+Deleting user user1(CU) on 2 nodes
+deleteUser failed: RET_MXN_AUTH_FAILED
+deleteUser failed on server 0(10.0.2.14)
+
+Retry/rollBack/Ignore?(R/B/I):I
+deleteUser failed: RET_MXN_AUTH_FAILED
+deleteUser failed on server 1(10.0.1.4)
+
+Retry/rollBack/Ignore?(R/B/I):I
+"""
+    ips = ["10.0.2.14", "10.0.1.4"]
+    cluster = activated(hsm, ips)
+    cluster.add_user("user1", "CU", CU_PASSWORD)
+    cluster.users["admin"]["mofn"] = True
+    cluster.add_user("officer2", "CO", CO_PASSWORD)["mofn"] = True
+    tools = Tools(hsm, tmp_path, ips)
+    for path in ("token", "sig", "pub"):
+        (tmp_path / path).write_text(path)
+    unused_banner, out = tools.cmu(
+        "loginHSM CO admin " + CO_PASSWORD,
+        "registerQuorumPubKey CO admin %s %s %s" % (tmp_path / "token", tmp_path / "sig", tmp_path / "pub"),
+        "setMValue 3 2",
+        "deleteUser CU user1",
+        "I",
+        "I",
+        "createUser CU user2 " + CU_PASSWORD,
+        "y",
+        "A",
+        "quit",
+    )
+    assert out[1] == "".join("registerQuorumPubKey success on server %d(%s)\n" % (n, ip) for n, ip in enumerate(ips))
+    assert out[2] == "".join("setMValue success on server %d(%s)\n" % (n, ip) for n, ip in enumerate(ips))
+    assert out[3] == body(delete)
+    assert out[4].endswith(body(create).split("\n", 1)[1].replace("user1", "user2"))
+    assert cluster.user_quorum == 2 and "user1" in cluster.users and "user2" not in cluster.users

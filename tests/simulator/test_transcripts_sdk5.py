@@ -625,3 +625,33 @@ def test_session_keys_are_not_token_keys(hsm, tmp_path):
                     "--session").stdout
     )
     assert result["data"]["key"]["attributes"]["token"] is False
+
+
+def test_user_management_needs_quorum_once_enabled(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    key_file = tmp_path / "quorum.pem"
+    key_file.write_text("public key")
+    token = tmp_path / "token.sig"
+    token.write_text("signed token")
+    register = setup.as_admin("user", "change-quorum", "token-sign", "register", "--public-key", str(key_file),
+                              "--signed-token", str(token))
+    assert json.loads(register.stdout)["error_code"] == 0, register.stdout
+    listed = json.loads(setup.as_admin("user", "list").stdout)["data"]["users"]
+    assert [u.get("quorum") for u in listed if u["username"] == "admin"] == [
+        [{"strategy": "token-sign", "status": "enabled"}]]
+    too_many = json.loads(setup.as_admin("cluster", "quorum", "token-sign", "set-quorum-value", "--service", "user",
+                                         "--value", "2").stdout)
+    assert too_many["error_code"] == 1  # one admin registered a key: M cannot be 2
+    setup.crypto_user("cu1")
+    setup.state.users["cu1"]["role"] = "CU"
+    setup.as_admin("user", "create", "--username", "admin2", "--role", "admin", "--password", ADMIN_PASSWORD)
+    setup.state.users["admin2"]["mofn"] = True
+    enabled = json.loads(setup.as_admin("cluster", "quorum", "token-sign", "set-quorum-value", "--service", "user",
+                                        "--value", "2").stdout)
+    assert enabled["error_code"] == 0, enabled
+    for args in (("user", "create", "--username", "cu9", "--role", "crypto-user", "--password", CU_PASSWORD),
+                 ("user", "delete", "--username", "cu1", "--role", "crypto-user")):
+        refused = setup.as_admin(*args)
+        # The published quorum failure, verbatim (reference 3.4).
+        assert json.loads(refused.stdout) == {"error_code": 1, "data": "Quorum approval is required for this operation"}
+    assert "cu9" not in setup.state.users and "cu1" in setup.state.users

@@ -216,6 +216,13 @@ def _candidates(cluster, filters):
     return [k for unused_handle, k in sorted(cluster.keys.items())]
 
 
+def _check_user_quorum(cluster):
+    """User management on a cluster with quorum (M >= 2) needs approved quorum tokens, which the simulator never
+    grants: the tools answer with their documented quorum failure."""
+    if cluster.user_quorum >= 2:
+        raise HsmError("quorum_required", "Quorum approval is required for this operation")
+
+
 def _share_ids(cluster, owner, users):
     """User ids of the crypto users named (by name or id) to share a key with; never the owner itself."""
     ids = []
@@ -570,6 +577,7 @@ class DataPlane:
 
         def create():
             self._session(cluster, session, ADMIN_ROLES)
+            _check_user_quorum(cluster)
             check_password(password)
             if role not in ("CO", "CU", "AU", "PCO", "PRECO"):
                 raise HsmError("invalid_user_type", "invalid user type %s" % role)
@@ -582,6 +590,7 @@ class DataPlane:
 
         def delete():
             self._session(cluster, session, ADMIN_ROLES)
+            _check_user_quorum(cluster)
             user = cluster.user(username)
             if role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
                 raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
@@ -599,6 +608,33 @@ class DataPlane:
             return {"user": user_view(user)}
 
         return self._once(cluster, op_id, delete)
+
+    def op_register_quorum_key(self, hsm, session, after, op_id=None):
+        """The logged-in admin registers a quorum (token-sign) key. The simulator checks no signature."""
+        cluster = self._cluster(hsm)
+
+        def register():
+            me = self._session(cluster, session, ADMIN_ROLES)
+            me["mofn"] = True
+            return {"user": user_view(me)}
+
+        return self._once(cluster, op_id, register)
+
+    def op_set_user_quorum(self, hsm, session, value, after, op_id=None):
+        """Set the M value of quorum for user management; it cannot exceed the admins with a quorum key."""
+        cluster = self._cluster(hsm)
+
+        def set_value():
+            self._session(cluster, session, ADMIN_ROLES)
+            registered = sum(1 for u in cluster.users.values() if u["role"] in ADMIN_ROLES and u["mofn"])
+            if not 1 <= int(value) <= max(registered, 1):
+                raise HsmError(
+                    "invalid_quorum", "quorum value %s needs as many admins with a quorum key (%d)" % (value, registered)
+                )
+            cluster.user_quorum = int(value)
+            return {"user_quorum": cluster.user_quorum}
+
+        return self._once(cluster, op_id, set_value)
 
     def op_change_password(self, hsm, session, role, username, password, after, op_id=None):
         cluster = self._cluster(hsm)
@@ -948,6 +984,8 @@ class DataPlane:
         if role and role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
             raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
         dest, unused_dest_user = self._peer(src, dest_hsm, dest_session)
+        _check_user_quorum(src)
+        _check_user_quorum(dest)
         if dest.masking_key != src.masking_key:
             raise HsmError("masking_key_mismatch", "the clusters do not share a masking key")
         if user["name"] in dest.users:

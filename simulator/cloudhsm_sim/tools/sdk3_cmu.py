@@ -54,6 +54,8 @@ COMMANDS = (
     "findAllKeys",
     "getKeyInfo",
     "shareKey",
+    "registerQuorumPubKey",
+    "setMValue",
     "syncKey",
     "syncUser",
     "quit",
@@ -86,6 +88,8 @@ Syntax: <command> -h
    deleteUser             Deletes a user
    changePswd             Changes a user's password
    syncUser               Copies a user to another HSM
+   registerQuorumPubKey   Registers a quorum public key for a CO
+   setMValue              Sets the quorum minimum value of a service
 
         Key Management Commands
 
@@ -427,6 +431,30 @@ class Cmu:
             if max(key["quorum"]):
                 text += "         %d Users need to approve to use/manage this key\n" % max(key["quorum"])
             self.write(text)
+
+    def each_server(self, command, op, **args):
+        """One op on every target server (one op id), a success or failed line per server."""
+        op_id = common.new_op_id()
+        for server in self.targets():
+            try:
+                self.call(server, op, session=server.session, op_id=op_id, **args)
+            except HsmRefused as refused:
+                self.write("%s failed: %s\n%s failed on server %s\n" % (command, self.error(refused), command, server.label))
+                continue
+            self.write("%s success on server %s\n" % (command, server.label))
+
+    def cmd_registerQuorumPubKey(self, args):
+        # registerQuorumPubKey CO <user> <token file> <signature file> <public key file>; nothing is verified.
+        if len(args) != 5 or args[0] != "CO" or not all(os.path.isfile(path) for path in args[2:]):
+            self.write("Usage: registerQuorumPubKey <user-type> <user-name> <token> <signature> <public key>\n")
+            return
+        self.each_server("registerQuorumPubKey", "register_quorum_key")
+
+    def cmd_setMValue(self, args):
+        if len(args) != 2 or args[0] != unconfirmed.CMU_USER_SERVICE or not args[1].isdigit():
+            self.write("Usage: setMValue <service number> <M value>\n")
+            return
+        self.each_server("setMValue", "set_user_quorum", value=int(args[1]))
 
     def cmd_shareKey(self, args):
         if len(args) != 3 or not args[0].isdigit() or not args[1].isdigit() or args[2] not in ("0", "1"):

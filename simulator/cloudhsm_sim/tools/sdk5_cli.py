@@ -81,6 +81,8 @@ COMMANDS = {
         "--manage-key-quorum-value": "value",
         "--use-key-quorum-value": "value",
     },
+    ("user", "change-quorum", "token-sign", "register"): {"--public-key": "value", "--signed-token": "value"},
+    ("cluster", "quorum", "token-sign", "set-quorum-value"): {"--service": "value", "--value": "value"},
     ("key", "generate-asymmetric-pair", "rsa"): dict(
         PAIR_OPTIONS, **{"--public-exponent": "value", "--modulus-size-bits": "value"}
     ),
@@ -106,6 +108,8 @@ REQUIRED = {
         "--private-label",
     ),
     ("key", "generate-asymmetric-pair", "ec"): ("--curve", "--public-label", "--private-label"),
+    ("user", "change-quorum", "token-sign", "register"): ("--public-key", "--signed-token"),
+    ("cluster", "quorum", "token-sign", "set-quorum-value"): ("--service", "--value"),
     ("key", "share"): ("--filter", "--username", "--role"),
     ("key", "unshare"): ("--filter", "--username", "--role"),
     ("key", "set-attribute"): ("--filter", "--name", "--value"),
@@ -126,7 +130,7 @@ def envelope(code, data):
 
 def parse(words):
     """Split command words and options (clap style); returns (command tuple, options dict)."""
-    for size in (3, 2, 1):
+    for size in (4, 3, 2, 1):
         command = tuple(words[:size])
         if command in COMMANDS:
             break
@@ -234,8 +238,8 @@ def user_json(user, quorum=False):
         "locked": "true" if user["locked"] else "false",
         "mfa": [{"strategy": "token-sign", "status": "enabled"}] if user["two_factor"] else [],
     }
-    if quorum:
-        data["quorum"] = []
+    if quorum or user["mofn"]:
+        data["quorum"] = [unconfirmed.CLI_USER_QUORUM_ENTRY] if user["mofn"] else []
     data["cluster-coverage"] = "full"
     return data
 
@@ -626,6 +630,27 @@ class Cli:
 
     def cmd_key_unshare(self, options):
         return self.share(options, False)
+
+    def cmd_user_change_quorum_token_sign_register(self, options):
+        cluster_key, entry = self.context(options)
+        for name in ("--public-key", "--signed-token"):
+            if not os.path.isfile(options[name]):
+                raise CliError("cannot read %s %s" % (name, options[name]))
+        self.call(entry, "register_quorum_key", session=self.session(cluster_key), op_id=common.new_op_id())
+        return unconfirmed.CLI_QUORUM_REGISTERED
+
+    def cmd_cluster_quorum_token_sign_set_quorum_value(self, options):
+        cluster_key, entry = self.context(options)
+        if options["--service"] != "user":
+            raise CliError("invalid value '%s' for '--service'" % options["--service"])
+        self.call(
+            entry,
+            "set_user_quorum",
+            session=self.session(cluster_key),
+            value=number(options, "--value"),
+            op_id=common.new_op_id(),
+        )
+        return unconfirmed.CLI_QUORUM_VALUE_SET
 
     def cmd_key_set_attribute(self, options):
         cluster_key, entry = self.context(options)

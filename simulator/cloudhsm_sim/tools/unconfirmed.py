@@ -27,6 +27,7 @@ CMU_ERRORS = {
     "no_such_hsm": "HSM Error: Server is not reachable",
     "not_initialized": "HSM Error: The cluster is not initialized",
     "same_cluster": "HSM Error: Source and destination are the same cluster",
+    "quorum_required": "RET_MXN_AUTH_FAILED",
     "invalid_share": "HSM Error: Invalid input data/params",
     "already_shared": "HSM Error: Invalid input data/params",
     "not_shared": "HSM Error: Invalid input data/params",
@@ -118,6 +119,7 @@ CLI_ERRORS = {
     "no_such_hsm": "Unable to connect to the cluster",
     "token_attribute": "Token key attribute cannot be supplied via optional attributes",
     "same_cluster": "The source and destination clusters must be different",
+    "quorum_required": "Quorum approval is required for this operation",
     "invalid_share": "Keys can be shared only with crypto users other than the owner",
     "already_shared": "The key is already shared with this user",
     "not_shared": "The key is not shared with this user",
@@ -129,6 +131,12 @@ CLI_ERRORS = {
 }
 CLI_DEFAULT_ERROR = "Operation failed"
 # key share / unshare / set-attribute answers, and the refusal to share with an admin.
+CLI_QUORUM_REGISTERED = "Successfully registered quorum token-sign key"
+CLI_QUORUM_VALUE_SET = "Set quorum value successful"
+# A user with a registered quorum key shows it in `user list` like an MFA entry.
+CLI_USER_QUORUM_ENTRY = {"strategy": "token-sign", "status": "enabled"}
+# CMU: registerQuorumPubKey / setMValue print one success line per server; setMValue's service 3 is user management.
+CMU_USER_SERVICE = "3"
 CLI_KEY_SHARED = "Key shared successfully"
 CLI_KEY_UNSHARED = "Key unshared successfully"
 CLI_ATTRIBUTE_SET = "Attribute set successfully"
