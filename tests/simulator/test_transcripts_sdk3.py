@@ -660,3 +660,23 @@ Retry/rollBack/Ignore?(R/B/I):I
     assert out[3] == body(delete)
     assert out[4].endswith(body(create).split("\n", 1)[1].replace("user1", "user2"))
     assert cluster.user_quorum == 2 and "user1" in cluster.users and "user2" not in cluster.users
+
+
+def test_cmu_get_attribute_prints_every_server(hsm, tmp_path):
+    ips = ["10.3.14.1", "10.3.14.2"]
+    cluster = activated(hsm, ips)
+    cu1 = hsm.call("login", hsm=ips[0], role="CU", username="cu1", password=CU_PASSWORD)["session"]
+    made = hsm.call("generate_key_pair", hsm=ips[0], session=cu1, key_type="ec", curve="secp256k1",
+                    public_label="ec", private_label="ec")
+    hsm.call("logout", session=cu1)
+    private = made["private_key"]["handle"]
+    unused_banner, out = Tools(hsm, tmp_path, ips).cmu(
+        "loginHSM CO admin " + CO_PASSWORD, "getAttribute %d 512" % private, "getAttribute 999 512", "quit"
+    )
+    blocks = out[1].split("Attribute Value on server ")[1:]
+    assert [b.split(":\n")[0] for b in blocks] == ["0(10.3.14.1)", "1(10.3.14.2)"]
+    lines = blocks[0].split("\n")
+    assert lines[lines.index("OBJ_ATTR_CLASS") + 1] == "0x00000003"
+    assert lines[lines.index("OBJ_ATTR_KEY_TYPE") + 1] == "0x00000003"
+    assert lines[lines.index("OBJ_ATTR_EC_POINT") + 1] == cluster.keys[private]["ec_point"]
+    assert out[2].startswith("getAttribute failed: HSM Error: Invalid object handle is passed to this operation\n")

@@ -444,7 +444,9 @@ class Sdk3Session(object):
             self._users = parse_list_users(text)
         return self._users
 
-    def read_view(self, target, keys=False, key_filter=None):
+    def read_view(self, target, keys=False, key_filter=None, key_details=False):
+        """``key_details``: also read each key's attributes and quorum value (getAttribute, getKeyInfo: two
+        commands a key; findAllKeys alone gives handles, owners and shares)."""
         index = self.resolve(target)
         users = self._all_users().get(index)
         if users is None:
@@ -452,7 +454,26 @@ class Sdk3Session(object):
         view = ClusterView(self.server_name(index), users)
         if keys:
             view.keys = self._keys_on(index, users)
+            if key_details:
+                view.keys = self._with_details(index, view.keys)
         return view
+
+    def _with_details(self, index, keys):
+        """The keys with class, type, label, id, check value, pair link, token flag, drift attributes and quorum
+        values read on server ``index`` (one server-mode session, commands queued)."""
+        lines = []
+        for key in keys:
+            lines.extend(["getAttribute %s 512" % key.reference, "getKeyInfo -k %s" % key.reference])
+        outputs = self._pipelined_in_server(index, lines)
+        detailed = []
+        for position, key in enumerate(keys):
+            attributes, info = outputs[2 * position], outputs[2 * position + 1]
+            read = key_from_attributes(key.reference, parse_attribute_file(attributes), owner=key.owner)
+            read.shared = key.shared
+            quorum = parse_key_info(info)[2]
+            read.quorum = (quorum, quorum)
+            detailed.append(read)
+        return [key for key in detailed if key.token is not False]
 
     def _keys_on(self, index, users):
         """Keys of the crypto users of server ``index``, owner and shares from findAllKeys marks."""

@@ -317,7 +317,8 @@ class Sdk5Session(object):
             if code != 0:
                 raise LoginFailed(login_failed_message(username, role, target or "the cluster", _text(data)))
 
-    def read_view(self, target, keys=False, key_filter=None):
+    def read_view(self, target, keys=False, key_filter=None, key_details=False):
+        """``key_details`` changes nothing here: ``key list --verbose`` already shows every attribute."""
         code, data = self.run(command_line("user", "list", cluster_id=self._target_option(target)))
         if code != 0:
             raise HsmError("user list on %s failed: %s" % (target or "the cluster", _text(data)))

@@ -10,6 +10,8 @@ import shlex
 import sys
 
 from . import common, unconfirmed
+from .sdk3_kmu import ATTRIBUTES as KMU_ATTRIBUTES
+from .sdk3_kmu import Kmu
 from .common import HsmRefused, ToolError
 
 PROMPT = "aws-cloudhsm> "
@@ -53,6 +55,7 @@ COMMANDS = (
     "exit",
     "findAllKeys",
     "getKeyInfo",
+    "getAttribute",
     "shareKey",
     "registerQuorumPubKey",
     "setMValue",
@@ -95,6 +98,7 @@ Syntax: <command> -h
 
    findAllKeys            Find all keys of a user
    getKeyInfo             Get key info
+   getAttribute           Gets the attributes of a key
    shareKey               Shares or unshares a key with a crypto user
    syncKey                Copies a key to another HSM
 
@@ -431,6 +435,27 @@ class Cmu:
             if max(key["quorum"]):
                 text += "         %d Users need to approve to use/manage this key\n" % max(key["quorum"])
             self.write(text)
+
+    def cmd_getAttribute(self, args):
+        # getAttribute <key handle> <attribute id> [<output file>]; 512 = every attribute, as KMU writes them.
+        if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
+            self.write("Usage: getAttribute <key handle> <attribute id> [<output file>]\n")
+            return
+        for server in self.targets():
+            try:
+                key = self.call(server, "get_key", handle=int(args[0]))["key"]
+                values = Kmu.attribute_values(key)
+                wanted = sorted(values) if int(args[1]) == 512 else [int(args[1])]
+                if any(a not in values for a in wanted):
+                    raise HsmRefused("invalid_attribute", "")
+            except HsmRefused as refused:
+                self.write("getAttribute failed: %s\ngetAttribute failed on server %s\n" % (self.error(refused), server.label))
+                continue
+            text = "".join("%s\n%s\n" % (KMU_ATTRIBUTES[a], values[a]) for a in wanted)
+            if len(args) > 2:
+                with open(args[2], "w") as handle:
+                    handle.write(text)
+            self.write("Attribute Value on server %s:\n%s" % (server.label, text))
 
     def each_server(self, command, op, **args):
         """One op on every target server (one op id), a success or failed line per server."""

@@ -137,6 +137,7 @@ CLI_QUORUM_VALUE_SET = "Set quorum value successful"
 CLI_USER_QUORUM_ENTRY = {"strategy": "token-sign", "status": "enabled"}
 # CMU: registerQuorumPubKey / setMValue print one success line per server; setMValue's service 3 is user management.
 CMU_USER_SERVICE = "3"
+# CMU getAttribute prints "Attribute Value on server N(host):" then the name/value lines KMU writes to its file.
 CLI_KEY_SHARED = "Key shared successfully"
 CLI_KEY_UNSHARED = "Key unshared successfully"
 CLI_ATTRIBUTE_SET = "Attribute set successfully"
