@@ -629,7 +629,8 @@ class DataPlane:
             registered = sum(1 for u in cluster.users.values() if u["role"] in ADMIN_ROLES and u["mofn"])
             if not 1 <= int(value) <= max(registered, 1):
                 raise HsmError(
-                    "invalid_quorum", "quorum value %s needs as many admins with a quorum key (%d)" % (value, registered)
+                    "invalid_quorum",
+                    "quorum value %s needs as many admins with a quorum key (%d)" % (value, registered),
                 )
             cluster.user_quorum = int(value)
             return {"user_quorum": cluster.user_quorum}
@@ -872,7 +873,9 @@ class DataPlane:
                 raise HsmError("invalid_share", "public keys cannot be shared")
             for target_id in _share_ids(cluster, user, users):
                 if share and target_id in key["shared"]:
-                    raise HsmError("already_shared", "key %s is already shared with user %s" % (key["handle"], target_id))
+                    raise HsmError(
+                        "already_shared", "key %s is already shared with user %s" % (key["handle"], target_id)
+                    )
                 if not share and target_id not in key["shared"]:
                     raise HsmError("not_shared", "key %s is not shared with user %s" % (key["handle"], target_id))
                 if share:

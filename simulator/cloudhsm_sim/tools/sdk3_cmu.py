@@ -449,7 +449,9 @@ class Cmu:
                 if any(a not in values for a in wanted):
                     raise HsmRefused("invalid_attribute", "")
             except HsmRefused as refused:
-                self.write("getAttribute failed: %s\ngetAttribute failed on server %s\n" % (self.error(refused), server.label))
+                self.write(
+                    "getAttribute failed: %s\ngetAttribute failed on server %s\n" % (self.error(refused), server.label)
+                )
                 continue
             text = "".join("%s\n%s\n" % (KMU_ATTRIBUTES[a], values[a]) for a in wanted)
             if len(args) > 2:
@@ -464,7 +466,9 @@ class Cmu:
             try:
                 self.call(server, op, session=server.session, op_id=op_id, **args)
             except HsmRefused as refused:
-                self.write("%s failed: %s\n%s failed on server %s\n" % (command, self.error(refused), command, server.label))
+                self.write(
+                    "%s failed: %s\n%s failed on server %s\n" % (command, self.error(refused), command, server.label)
+                )
                 continue
             self.write("%s success on server %s\n" % (command, server.label))
 
@@ -500,7 +504,9 @@ class Cmu:
                     op_id=op_id,
                 )
             except HsmRefused as refused:
-                self.write("shareKey failed: %s\nshareKey failed on server %s\n" % (self.error(refused), server.label))
+                self.write(
+                    "shareKey failed: %s\nshareKey failed on server %s\n" % (self.error(refused), server.label)
+                )
                 continue
             self.write("shareKey success on server %s\n" % server.label)
 
