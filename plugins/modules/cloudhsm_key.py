@@ -206,8 +206,8 @@ def validate_size(module):
 
 
 def validate_shares(module):
-    both = sorted(set(n.lower() for n in module.params["share_with"]) & set(n.lower() for n in
-                                                                             module.params["unshare_from"]))
+    sharing = set(name.lower() for name in module.params["share_with"])
+    both = sorted(sharing & set(name.lower() for name in module.params["unshare_from"]))
     if both:
         module.fail_json(msg="%s in both share_with and unshare_from; name each user in one of them." %
                          ", ".join(both))

@@ -674,8 +674,8 @@ class KmuSession(object):
             raise HsmError("key_mgmt_util gives both keys of a pair the same label; public_label %r differs from "
                            "label %r. Leave public_label out with SDK 3." % (spec["public_label"], spec["label"]))
         if spec["key_type"] == "rsa":
-            line = "genRSAKeyPair -m %d -e %d -l %s" % (spec["modulus_bits"], spec.get("public_exponent") or 65537,
-                                                         spec["label"])
+            exponent = spec.get("public_exponent") or 65537
+            line = "genRSAKeyPair -m %d -e %d -l %s" % (spec["modulus_bits"], exponent, spec["label"])
         else:
             line = "genECCKeyPair -i %d -l %s" % (KMU_CURVE_IDS[spec["curve"]], spec["label"])
         if spec.get("key_id"):
