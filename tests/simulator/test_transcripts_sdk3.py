@@ -522,3 +522,161 @@ Command:  getKeyInfo -k 20
     assert out[0] == body(key_info)
     # The published example counts 4 users next to 5 rows; the tool counts the rows.
     assert out[1] == body(published.KMU_LIST_USERS).replace("found 4", "found 5")
+
+
+# ------------------------------------------------------------------------------------- key pairs, shares, wrapping
+def test_kmu_key_pairs_set_attribute_and_wrapped_find_key(hsm, tmp_path):
+    ips = ["10.3.12.1", "10.3.12.2"]
+    cluster = activated(hsm, ips)
+    tools = Tools(hsm, tmp_path, ips)
+    sym = ["genSymKey -t 31 -s 16 -l many -id many-%02d" % n for n in range(18)]
+    out = tools.kmu(
+        "loginHSM -u CU -s cu1 -p " + CU_PASSWORD,
+        "genRSAKeyPair -m 2048 -e 65537 -l rsa_test",
+        "genECCKeyPair -i 14 -l ec14 -id ec14-id",
+        "genRSAKeyPair -m 1024 -e 65537 -l too_small",
+        "getAttribute -o 6 -a 512 -out " + str(tmp_path / "public"),
+        "setAttribute -o 7 -a 3 -v rsa_renamed",
+        "setAttribute -o 7 -a 354 -v 1",
+        "findKey -c 3",
+        "findKey -t 0",
+        *sym,
+        "findKey -l many",
+        "exit",
+    )
+    nodes = "".join("        Node id %d and err state 0x00000000 : HSM Return: SUCCESS\n" % n for n in range(2))
+    assert out[1] == (
+        "        Cfm3GenerateKeyPair returned: 0x00 : HSM Return: SUCCESS\n\n"
+        "        Cfm3GenerateKeyPair:    public key handle: 6    private key handle: 7\n\n"
+        "        Cluster Error Status\n" + nodes
+    )
+    assert "public key handle: 8    private key handle: 9\n" in out[2]
+    assert cluster.keys[8]["curve"] == "secp384r1" and cluster.keys[9]["id"] == "ec14-id"
+    assert "Cfm3GenerateKeyPair returned: 0xb3 : HSM Error: This operation violates" in out[3]
+    attributes = open(tmp_path / "public").read().split("\n")
+    assert attributes[attributes.index("OBJ_ATTR_CLASS") + 1] == "0x00000002"
+    assert attributes[attributes.index("OBJ_ATTR_KEY_TYPE") + 1] == "0x00000000"
+    assert attributes[attributes.index("OBJ_ATTR_MODULUS") + 1] == cluster.keys[7]["modulus"]
+    assert attributes[attributes.index("OBJ_ATTR_MODULUS_BITS") + 1] == "0x00000800"
+    assert out[5] == "        Cfm3SetAttribute returned: 0x00 : HSM Return: SUCCESS\n        Cluster Error Status\n" + nodes
+    assert cluster.keys[7]["label"] == "rsa_renamed"
+    assert out[6].startswith("        Cfm3SetAttribute returned: 0xb3 : HSM Error:")  # extractable cannot change
+    assert "0::1\n7, 9\n" in out[7] and "0::1\n6, 7\n" in out[8]
+    # 18 handles: 15 on the first line (ending with a comma), 3 on the next.
+    wrapped = out[9 + len(sym)]
+    assert wrapped.startswith(
+        "Total number of keys present 18\n number of keys matched from start index 0::17\n"
+        "10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,\n25, 26, 27\n        Cluster Error Status\n"
+    )
+
+
+def test_cmu_share_key_get_key_info_quorum_and_wrapped_find_all_keys(hsm, tmp_path):
+    caution = (
+        "\n*************************CAUTION********************************\n"
+        "This is a CRITICAL operation, should be done on all nodes in the\n"
+        "cluster. AWS does NOT synchronize these changes automatically with the\n"
+        "nodes on which this operation is not executed or failed, please\n"
+        "ensure this operation is executed on all nodes in the cluster.\n"
+        "****************************************************************\n\n"
+        "Do you want to continue(y/n)?"
+    )
+    ips = ["10.3.13.1", "10.3.13.2"]
+    cluster = activated(hsm, ips)  # admin 1, app_user 2, cu1 3
+    cluster.add_user("cu2", "CU", CU_PASSWORD)  # 4
+    cu1 = hsm.call("login", hsm=ips[0], role="CU", username="cu1", password=CU_PASSWORD)["session"]
+    quorum = hsm.call("generate_key", hsm=ips[0], session=cu1, key_type="aes", size=16, label="q", share=["cu2"],
+                      manage_quorum=2)["key"]["handle"]
+    for n in range(16):
+        hsm.call("generate_key", hsm=ips[0], session=cu1, key_type="aes", size=16, label="k%d" % n)
+    hsm.call("logout", session=cu1)
+    tools = Tools(hsm, tmp_path, ips)
+    unused_banner, out = tools.cmu(
+        "loginHSM CU cu1 " + CU_PASSWORD,
+        "shareKey %d 4 0" % quorum,
+        "y",
+        "shareKey %d 4 0" % quorum,
+        "y",
+        "shareKey 7 4 1",
+        "y",
+        "getKeyInfo -k %d" % quorum,
+        "findAllKeys 3 0",
+        "quit",
+    )
+    assert out[1] == caution + "".join("shareKey success on server %d(%s)\n" % (n, ip) for n, ip in enumerate(ips))
+    assert cluster.keys[quorum]["shared"] == [] and cluster.keys[7]["shared"] == [4]
+    assert out[2] == caution + "".join(
+        "shareKey failed: HSM Error: Invalid input data/params\nshareKey failed on server %d(%s)\n" % (n, ip)
+        for n, ip in enumerate(ips)
+    )
+    assert out[4].endswith("        Owned by user 3\n         2 Users need to approve to use/manage this key\n")
+    handles = ",".join("%d(o)" % h for h in range(6, 21)) + ",\n" + "21(o),22(o)"
+    assert "Number of keys found 17\nnumber of keys matched from start index 0::17\n%s\n" % handles in out[5]
+
+
+def test_create_and_delete_user_fail_on_a_quorum_cluster(hsm, tmp_path):
+    # Reference 2.4 "Partial failure / per-node error handling" (quorum-protected HSM), as published.
+    create = """\
+Do you want to continue(y/n)?y
+Creating User user1(CU) on 2 nodes
+createUser failed: RET_MXN_AUTH_FAILED
+creating user on server 0(10.0.2.14) failed
+
+Retry/Ignore/Abort?(R/I/A):A
+"""
+    delete = """\
+aws-cloudhsm>deleteUser CU user1
+Deleting user user1(CU) on 2 nodes
+deleteUser failed: RET_MXN_AUTH_FAILED
+deleteUser failed on server 0(10.0.2.14)
+
+Retry/rollBack/Ignore?(R/B/I):I
+deleteUser failed: RET_MXN_AUTH_FAILED
+deleteUser failed on server 1(10.0.1.4)
+
+Retry/rollBack/Ignore?(R/B/I):I
+"""
+    ips = ["10.0.2.14", "10.0.1.4"]
+    cluster = activated(hsm, ips)
+    cluster.add_user("user1", "CU", CU_PASSWORD)
+    cluster.users["admin"]["mofn"] = True
+    cluster.add_user("officer2", "CO", CO_PASSWORD)["mofn"] = True
+    tools = Tools(hsm, tmp_path, ips)
+    for path in ("token", "sig", "pub"):
+        (tmp_path / path).write_text(path)
+    unused_banner, out = tools.cmu(
+        "loginHSM CO admin " + CO_PASSWORD,
+        "registerQuorumPubKey CO admin %s %s %s" % (tmp_path / "token", tmp_path / "sig", tmp_path / "pub"),
+        "setMValue 3 2",
+        "deleteUser CU user1",
+        "I",
+        "I",
+        "createUser CU user2 " + CU_PASSWORD,
+        "y",
+        "A",
+        "quit",
+    )
+    assert out[1] == "".join("registerQuorumPubKey success on server %d(%s)\n" % (n, ip) for n, ip in enumerate(ips))
+    assert out[2] == "".join("setMValue success on server %d(%s)\n" % (n, ip) for n, ip in enumerate(ips))
+    assert out[3] == body(delete)
+    assert out[4].endswith(body(create).split("\n", 1)[1].replace("user1", "user2"))
+    assert cluster.user_quorum == 2 and "user1" in cluster.users and "user2" not in cluster.users
+
+
+def test_cmu_get_attribute_prints_every_server(hsm, tmp_path):
+    ips = ["10.3.14.1", "10.3.14.2"]
+    cluster = activated(hsm, ips)
+    cu1 = hsm.call("login", hsm=ips[0], role="CU", username="cu1", password=CU_PASSWORD)["session"]
+    made = hsm.call("generate_key_pair", hsm=ips[0], session=cu1, key_type="ec", curve="secp256k1",
+                    public_label="ec", private_label="ec")
+    hsm.call("logout", session=cu1)
+    private = made["private_key"]["handle"]
+    unused_banner, out = Tools(hsm, tmp_path, ips).cmu(
+        "loginHSM CO admin " + CO_PASSWORD, "getAttribute %d 512" % private, "getAttribute 999 512", "quit"
+    )
+    blocks = out[1].split("Attribute Value on server ")[1:]
+    assert [b.split(":\n")[0] for b in blocks] == ["0(10.3.14.1)", "1(10.3.14.2)"]
+    lines = blocks[0].split("\n")
+    assert lines[lines.index("OBJ_ATTR_CLASS") + 1] == "0x00000003"
+    assert lines[lines.index("OBJ_ATTR_KEY_TYPE") + 1] == "0x00000003"
+    assert lines[lines.index("OBJ_ATTR_EC_POINT") + 1] == cluster.keys[private]["ec_point"]
+    assert out[2].startswith("getAttribute failed: HSM Error: Invalid object handle is passed to this operation\n")

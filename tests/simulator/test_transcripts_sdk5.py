@@ -536,3 +536,122 @@ def test_replaced_hsm_reaches_the_client_through_remove_and_add_cluster(hsm, tmp
         usage = source.configure(action, "--help").stdout
         assert usage.startswith("Usage: configure-cli %s [OPTIONS] --cluster-id <CLUSTER ID>" % action)
         assert usage.rstrip().endswith("[-h, --help]")
+
+
+# ------------------------------------------------------------------------- key pairs, shares, attributes, quorum
+def test_generate_asymmetric_pairs(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    setup.crypto_user("cu2")
+    rsa = json.loads(
+        setup.as_cu(
+            "key", "generate-asymmetric-pair", "rsa", "--public-exponent", "65537", "--modulus-size-bits", "3072",
+            "--public-label", "rsa-public", "--private-label", "rsa-private", "--share-crypto-users", "cu2",
+            "--manage-private-key-quorum-value", "2",
+        ).stdout
+    )
+    assert rsa["error_code"] == 0, rsa
+    public, private = rsa["data"]["public_key"], rsa["data"]["private_key"]
+    assert public["attributes"]["class"] == "public-key" and private["attributes"]["class"] == "private-key"
+    assert public["attributes"]["key-type"] == private["attributes"]["key-type"] == "rsa"
+    assert public["attributes"]["modulus"] == private["attributes"]["modulus"]
+    assert public["attributes"]["modulus-size-bits"] == 3072 and public["attributes"]["public-exponent"] == "0x010001"
+    assert private["key-info"]["shared-users"] == [{"username": "cu2", "key-coverage": "full"}]
+    assert private["key-info"]["key-quorum-values"] == {"manage-key-quorum-value": 2, "use-key-quorum-value": 0}
+    assert public["key-info"]["shared-users"] == []
+    for curve, point_bytes in (("secp256r1", 65), ("secp384r1", 97), ("secp521r1", 133), ("secp256k1", 65)):
+        ec = json.loads(
+            setup.as_cu(
+                "key", "generate-asymmetric-pair", "ec", "--curve", curve,
+                "--public-label", "ec-%s-pub" % curve, "--private-label", "ec-%s-priv" % curve,
+            ).stdout
+        )
+        attributes = ec["data"]["private_key"]["attributes"]
+        assert attributes["curve"] == curve and len(bytes.fromhex(attributes["ec-point"][2:])) == point_bytes
+    # Every crypto user lists every public key; only owner and shared users list the private key.
+    listing = json.loads(setup.as_cu("key", "list", "--max-items", "50", name="cu2").stdout)["data"]
+    classes = sorted(setup.state.keys[int(k["key-reference"], 16)]["class"] for k in listing["matched_keys"])
+    assert classes == ["private-key"] + ["public-key"] * 5
+    refused = json.loads(
+        setup.as_cu(
+            "key", "generate-asymmetric-pair", "rsa", "--public-exponent", "65537", "--modulus-size-bits", "1024",
+            "--public-label", "p", "--private-label", "q",
+        ).stdout
+    )
+    assert refused["error_code"] == 1
+
+
+def test_key_share_unshare_and_set_attribute(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    setup.crypto_user("cu2")
+    setup.as_cu("key", "generate-symmetric", "aes", "--label", "shared-key", "--key-length-bytes", "32")
+    share = ["--filter", "attr.label=shared-key", "--username", "cu2", "--role", "crypto-user"]
+    shared = json.loads(setup.as_cu("key", "share", *share).stdout)
+    assert shared == {"error_code": 0, "data": {"message": "Key shared successfully"}}
+    again = json.loads(setup.as_cu("key", "share", *share).stdout)
+    assert again["error_code"] == 1
+    listed = json.loads(setup.as_cu("key", "list", "--verbose", name="cu2").stdout)["data"]["matched_keys"]
+    assert [k["key-info"]["shared-users"] for k in listed] == [[{"username": "cu2", "key-coverage": "full"}]]
+    unshared = json.loads(setup.as_cu("key", "unshare", *share).stdout)
+    assert unshared == {"error_code": 0, "data": {"message": "Key unshared successfully"}}
+    assert json.loads(setup.as_cu("key", "list", name="cu2").stdout)["data"]["matched_keys"] == []
+    admin = json.loads(setup.as_cu("key", "share", *share[:-2], "--role", "admin").stdout)
+    assert admin["error_code"] == 1
+    renamed = json.loads(
+        setup.as_cu("key", "set-attribute", "--filter", "attr.label=shared-key", "--name", "label", "--value",
+                    "renamed-key").stdout
+    )
+    assert renamed == {"error_code": 0, "data": {"message": "Attribute set successfully"}}
+    flag = json.loads(
+        setup.as_cu("key", "set-attribute", "--filter", "attr.label=renamed-key", "--name", "decrypt", "--value",
+                    "true").stdout
+    )
+    assert flag["error_code"] == 0
+    key = json.loads(setup.as_cu("key", "list", "--verbose").stdout)["data"]["matched_keys"][0]
+    assert key["attributes"]["label"] == "renamed-key" and key["attributes"]["decrypt"] is True
+    refused = json.loads(
+        setup.as_cu("key", "set-attribute", "--filter", "attr.label=renamed-key", "--name", "extractable",
+                    "--value", "false").stdout
+    )
+    assert refused["error_code"] == 1
+
+
+def test_session_keys_are_not_token_keys(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    setup.crypto_user("cu1")
+    result = json.loads(
+        setup.as_cu("key", "generate-symmetric", "aes", "--label", "temp", "--key-length-bytes", "16",
+                    "--session").stdout
+    )
+    assert result["data"]["key"]["attributes"]["token"] is False
+
+
+def test_user_management_needs_quorum_once_enabled(hsm, tmp_path):
+    setup = Setup(hsm, tmp_path)
+    key_file = tmp_path / "quorum.pem"
+    key_file.write_text("public key")
+    token = tmp_path / "token.sig"
+    token.write_text("signed token")
+    register = setup.as_admin("user", "change-quorum", "token-sign", "register", "--public-key", str(key_file),
+                              "--signed-token", str(token))
+    assert json.loads(register.stdout)["error_code"] == 0, register.stdout
+    listed = json.loads(setup.as_admin("user", "list").stdout)["data"]["users"]
+    assert [u.get("quorum") for u in listed if u["username"] == "admin"] == [
+        [{"strategy": "token-sign", "status": "enabled"}]]
+    too_many = json.loads(setup.as_admin("cluster", "quorum", "token-sign", "set-quorum-value", "--service", "user",
+                                         "--value", "2").stdout)
+    assert too_many["error_code"] == 1  # one admin registered a key: M cannot be 2
+    setup.crypto_user("cu1")
+    setup.state.users["cu1"]["role"] = "CU"
+    setup.as_admin("user", "create", "--username", "admin2", "--role", "admin", "--password", ADMIN_PASSWORD)
+    setup.state.users["admin2"]["mofn"] = True
+    enabled = json.loads(setup.as_admin("cluster", "quorum", "token-sign", "set-quorum-value", "--service", "user",
+                                        "--value", "2").stdout)
+    assert enabled["error_code"] == 0, enabled
+    for args in (("user", "create", "--username", "cu9", "--role", "crypto-user", "--password", CU_PASSWORD),
+                 ("user", "delete", "--username", "cu1", "--role", "crypto-user")):
+        refused = setup.as_admin(*args)
+        # The published quorum failure, verbatim (reference 3.4).
+        assert json.loads(refused.stdout) == {"error_code": 1, "data": "Quorum approval is required for this operation"}
+    assert "cu9" not in setup.state.users and "cu1" in setup.state.users

@@ -12,6 +12,7 @@ the drivers carry the plan out. Keeping decisions pure is what lets the tests ch
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 ROLE_ADMIN = "admin"
@@ -47,14 +48,16 @@ def normalize_role(role):
 class User(object):
     """An HSM user as one cluster (or SDK 3 server) reports it. Names are case-insensitive, kept lowercase."""
 
-    __slots__ = ("name", "role", "locked", "coverage", "user_id")
+    __slots__ = ("name", "role", "locked", "coverage", "user_id", "quorum")
 
-    def __init__(self, name, role, locked=False, coverage="full", user_id=None):
+    def __init__(self, name, role, locked=False, coverage="full", user_id=None, quorum=False):
         self.name = name.lower()
         self.role = normalize_role(role)
         self.locked = locked
         self.coverage = coverage
         self.user_id = user_id
+        # The user registered a quorum (M of N) signing key: SDK 5 "quorum" entries, SDK 3 MofnPubKey YES.
+        self.quorum = quorum
 
     def _key(self):
         return (self.name, self.role, self.locked, self.coverage, self.user_id)
@@ -72,7 +75,23 @@ class User(object):
         result = {"username": self.name, "role": self.role, "locked": self.locked, "cluster_coverage": self.coverage}
         if self.user_id is not None:
             result["user_id"] = self.user_id
+        if self.quorum:
+            result["quorum"] = True
         return result
+
+
+# Key attributes that can change after a key is made (key set-attribute / setAttribute) or that differ between
+# otherwise equal keys; label and id are Key fields of their own.
+DRIFT_ATTRIBUTES = ("encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "derive", "extractable", "sensitive",
+                    "modifiable", "trusted", "wrap-with-trusted", "private", "destroyable")
+
+
+def pair_link(key_type, public_value):
+    """The value that ties the public and the private key of one pair: both carry the same modulus (RSA) or EC
+    point, so a short digest of it names the pair. None for secret keys or when the value is unknown."""
+    if not public_value or public_value == "inconsistent" or key_type not in ("rsa", "ec"):
+        return None
+    return "%s:%s" % (key_type, hashlib.sha256(public_value.lower().encode()).hexdigest()[:16])
 
 
 class Key(object):
@@ -85,10 +104,11 @@ class Key(object):
     """
 
     __slots__ = ("reference", "label", "key_id", "check_value", "key_type", "key_class", "length", "owner",
-                 "shared", "extractable", "coverage")
+                 "shared", "extractable", "coverage", "token", "pair", "quorum", "attributes")
 
     def __init__(self, reference, label=None, key_id=None, check_value=None, key_type=None, key_class=None,
-                 length=None, owner=None, shared=(), extractable=None, coverage=None):
+                 length=None, owner=None, shared=(), extractable=None, coverage=None, token=None, pair=None,
+                 quorum=None, attributes=None):
         self.reference = reference
         self.label = label
         self.key_id = key_id
@@ -100,6 +120,15 @@ class Key(object):
         self.shared = tuple(sorted(name.lower() for name in shared))
         self.extractable = extractable
         self.coverage = coverage
+        # False for a session key (listings used for sync leave those out), None when the tool does not say.
+        self.token = token
+        # What links the public and the private key of one pair: the same value on both (the tools print no link,
+        # so the drivers derive it from the modulus or EC point they share); None for secret keys or when unknown.
+        self.pair = pair
+        # (manage, use) key quorum values, None when unknown.
+        self.quorum = tuple(quorum) if quorum is not None else None
+        # The attributes that can change after a key is made and matter for drift ({SDK 5 name: value}).
+        self.attributes = dict(attributes or {})
 
     @property
     def identity(self):
@@ -153,6 +182,10 @@ class Key(object):
             "owner": self.owner,
             "shared_users": list(self.shared),
             "extractable": self.extractable,
+            "token": self.token,
+            "pair": self.pair,
+            "quorum_values": list(self.quorum) if self.quorum is not None else None,
+            "attributes": dict(self.attributes),
         }
 
 
@@ -163,6 +196,12 @@ class ClusterView(object):
         self.name = name
         self.users = list(users or [])
         self.keys = list(keys or [])
+
+    @property
+    def quorum_enabled(self):
+        """True when an admin registered a quorum (M of N) key: user management may then need approvals, which
+        the tools ask for interactively. The M value itself is in no output the drivers read."""
+        return any(user.quorum and user.role == ROLE_ADMIN for user in self.users)
 
     @property
     def activated(self):

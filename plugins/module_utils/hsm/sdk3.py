@@ -24,7 +24,7 @@ import tempfile
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL, login_failed_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User)
+    ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User, pair_link)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def parse_list_users(text):
     """{server index: [User]} from ``listUsers``."""
     result = {}
     for index, section in _server_sections(text).items():
-        result[index] = [User(row.group(3), row.group(2), user_id=int(row.group(1)))
+        result[index] = [User(row.group(3), row.group(2), user_id=int(row.group(1)), quorum=row.group(4) == "YES")
                          for row in _USER_ROW.finditer(section)]
     return result
 
@@ -145,16 +145,27 @@ def parse_server_results(text, command):
     return results
 
 
+# A line of a handle list: "6, 7, 9", "8(s),9(s),17", or one piece of a list the tools wrap over several lines
+# (every piece but the last ends with a comma).
+_HANDLE_LIST_LINE = re.compile(r"^\d+(\([os]\))?(\s*,\s*\d+(\([os]\))?)*\s*,?$")
+
+
+def parse_handle_list(text):
+    """[(handle, 'o'|'s'|None)] from every handle-list line of ``text``, joining a list wrapped over lines."""
+    entries = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and _HANDLE_LIST_LINE.match(stripped):
+            entries.extend((int(m.group(1)), m.group(2)) for m in _HANDLE.finditer(stripped))
+    return entries
+
+
 def parse_find_all_keys(text):
-    """{server index: [(handle, 'o'|'s'|None)]} from ``findAllKeys``."""
+    """{server index: [(handle, 'o'|'s'|None)]} from ``findAllKeys`` (lists wrapped over several lines too)."""
     result = {}
     for index, section in _server_sections(text).items():
-        entries = []
-        for line in section.splitlines():
-            stripped = line.strip()
-            if stripped and re.match(r"^\d+(\([os]\))?(\s*,\s*\d+(\([os]\))?)*$", stripped):
-                entries.extend((int(m.group(1)), m.group(2)) for m in _HANDLE.finditer(stripped))
-        result[index] = entries
+        # The counts printed above the list are not used: the AWS hash example prints 3 next to 4 handles.
+        result[index] = parse_handle_list(section.split("Key Hash:")[0])
     return result
 
 
@@ -209,16 +220,23 @@ def parse_gen_sym_key(text):
 
 
 def parse_find_key(text):
-    """Key handles from ``findKey`` (both ``present N`` and ``present: N`` forms)."""
+    """Key handles from ``findKey`` (both ``present N`` and ``present: N`` forms; lists wrapped over lines too)."""
     total = re.search(r"Total number of keys present:?\s*(\d+)", text)
     if total and int(total.group(1)) == 0:
         return []
-    handles = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if re.match(r"^\d+(\s*,\s*\d+)*$", stripped):
-            handles.extend(int(n) for n in stripped.split(","))
-    return handles
+    return [handle for handle, unused_mark in parse_handle_list(text)]
+
+
+def parse_key_info(text):
+    """(owner user id, [shared user ids], users needed for quorum) from ``getKeyInfo`` (KMU or one CMU server
+    block); owner None when the text names none."""
+    owner = re.search(r"Owned by user (\d+)", text)
+    shared = []
+    listed = re.search(r"shared to following (\d+) user\(s\):\s*\n((?:[ \t]*\d+[ \t]*\n?)*)", text)
+    if listed:
+        shared = [int(n) for n in listed.group(2).split()]
+    quorum = re.search(r"(\d+) Users need to approve", text)
+    return (int(owner.group(1)) if owner else None, shared, int(quorum.group(1)) if quorum else 0)
 
 
 def parse_attribute_file(text):
@@ -234,7 +252,15 @@ def parse_attribute_file(text):
 
 
 KMU_KEY_TYPES = {"aes": 31, "generic-secret": 16}
-KMU_TYPE_NAMES = {0x1f: "aes", 0x10: "generic-secret", 0x15: "3des", 0x12: "rc4"}
+KMU_TYPE_NAMES = {0x00: "rsa", 0x03: "ec", 0x1f: "aes", 0x10: "generic-secret", 0x15: "3des", 0x12: "rc4"}
+KMU_CLASS_CODES = {"public-key": 2, "private-key": 3, "secret-key": 4}
+# genECCKeyPair -i curve ids (AWS genECCKeyPair page).
+KMU_CURVE_IDS = {"prime256v1": 2, "secp256r1": 2, "secp384r1": 14, "secp521r1": 15, "secp256k1": 16}
+# getAttribute -a 512 names of the drift attributes (SDK 5 names on the right).
+KMU_DRIFT_ATTRIBUTES = {"OBJ_ATTR_ENCRYPT": "encrypt", "OBJ_ATTR_DECRYPT": "decrypt", "OBJ_ATTR_WRAP": "wrap",
+                        "OBJ_ATTR_UNWRAP": "unwrap", "OBJ_ATTR_SIGN": "sign", "OBJ_ATTR_VERIFY": "verify",
+                        "OBJ_ATTR_EXTRACTABLE": "extractable", "OBJ_ATTR_SENSITIVE": "sensitive",
+                        "OBJ_ATTR_PRIVATE": "private"}
 KMU_CLASS_NAMES = {2: "public-key", 3: "private-key", 4: "secret-key"}
 
 
@@ -246,12 +272,17 @@ def key_from_attributes(handle, attributes, owner=None):
             return int(value, 16) if value and value.startswith("0x") else int(value)
         except (TypeError, ValueError):
             return None
-    key_type = number("OBJ_ATTR_KEY_TYPE")
+    key_type = KMU_TYPE_NAMES.get(number("OBJ_ATTR_KEY_TYPE"), number("OBJ_ATTR_KEY_TYPE"))
+    flags = dict((name, bool(number(attribute))) for attribute, name in KMU_DRIFT_ATTRIBUTES.items()
+                 if number(attribute) is not None)
     return Key(handle, label=attributes.get("OBJ_ATTR_LABEL"), key_id=attributes.get("OBJ_ATTR_ID") or "",
-               check_value=attributes.get("OBJ_ATTR_KCV"), key_type=KMU_TYPE_NAMES.get(key_type, key_type),
+               check_value=attributes.get("OBJ_ATTR_KCV"), key_type=key_type,
                key_class=KMU_CLASS_NAMES.get(number("OBJ_ATTR_CLASS")),
                length=number("OBJ_ATTR_VALUE_LEN"), owner=owner,
-               extractable=None if number("OBJ_ATTR_EXTRACTABLE") is None else bool(number("OBJ_ATTR_EXTRACTABLE")))
+               extractable=flags.get("extractable"),
+               token=None if number("OBJ_ATTR_TOKEN") is None else bool(number("OBJ_ATTR_TOKEN")),
+               pair=pair_link(key_type, attributes.get("OBJ_ATTR_MODULUS") or attributes.get("OBJ_ATTR_EC_POINT")),
+               attributes=flags)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -413,7 +444,9 @@ class Sdk3Session(object):
             self._users = parse_list_users(text)
         return self._users
 
-    def read_view(self, target, keys=False, key_filter=None):
+    def read_view(self, target, keys=False, key_filter=None, key_details=False):
+        """``key_details``: also read each key's attributes and quorum value (getAttribute, getKeyInfo: two
+        commands a key; findAllKeys alone gives handles, owners and shares)."""
         index = self.resolve(target)
         users = self._all_users().get(index)
         if users is None:
@@ -421,7 +454,26 @@ class Sdk3Session(object):
         view = ClusterView(self.server_name(index), users)
         if keys:
             view.keys = self._keys_on(index, users)
+            if key_details:
+                view.keys = self._with_details(index, view.keys)
         return view
+
+    def _with_details(self, index, keys):
+        """The keys with class, type, label, id, check value, pair link, token flag, drift attributes and quorum
+        values read on server ``index`` (one server-mode session, commands queued)."""
+        lines = []
+        for key in keys:
+            lines.extend(["getAttribute %s 512" % key.reference, "getKeyInfo -k %s" % key.reference])
+        outputs = self._pipelined_in_server(index, lines)
+        detailed = []
+        for position, key in enumerate(keys):
+            attributes, info = outputs[2 * position], outputs[2 * position + 1]
+            read = key_from_attributes(key.reference, parse_attribute_file(attributes), owner=key.owner)
+            read.shared = key.shared
+            quorum = parse_key_info(info)[2]
+            read.quorum = (quorum, quorum)
+            detailed.append(read)
+        return [key for key in detailed if key.token is not False]
 
     def _keys_on(self, index, users):
         """Keys of the crypto users of server ``index``, owner and shares from findAllKeys marks."""
@@ -503,9 +555,14 @@ class KmuSession(object):
     """key_mgmt_util: the keys of the one cluster the client daemon serves; needs a crypto-user login."""
 
     def __init__(self, settings, secrets=()):
+        self.settings = settings
+        self.secrets = list(secrets)
         self.tool = ToolSession([settings.tool(SDK3_KEY_TOOL)], timeout=settings.timeout, secrets=secrets,
                                 name=SDK3_KEY_TOOL)
         self.banner = _first_prompt(self.tool, match_kmu_prompt)
+        self._cmu = None  # cloudhsm_mgmt_util, opened for shareKey only
+        self._user_ids = None
+        self._login = None
 
     def command(self, line, password=None):
         if password:
@@ -521,7 +578,11 @@ class KmuSession(object):
                 return "".join(output)
 
     def close(self):
-        self.tool.close(quit_command="exit")
+        try:
+            if self._cmu is not None:
+                self._cmu.close()
+        finally:
+            self.tool.close(quit_command="exit")
 
     def targets(self):
         return ["daemon"]
@@ -534,12 +595,15 @@ class KmuSession(object):
         if not ok:
             raise LoginFailed("key_mgmt_util loginHSM: %s" % login_failed_message(
                 username, role, "the cluster of the client daemon", message))
+        self._login = (username, password)  # for a cloudhsm_mgmt_util session, should shareKey be needed
 
     def user_ids(self):
-        return parse_kmu_users(self.command("listUsers"))
+        if self._user_ids is None:
+            self._user_ids = parse_kmu_users(self.command("listUsers"))
+        return self._user_ids
 
-    def find_keys(self, target, label, key_id=None):
-        line = "findKey -c 4 -l %s" % label
+    def find_keys(self, target, label, key_id=None, key_class="secret-key"):
+        line = "findKey -c %d -l %s" % (KMU_CLASS_CODES[key_class], label)
         if key_id:
             line += " -id %s" % key_id
         text = self.command(line)
@@ -557,11 +621,24 @@ class KmuSession(object):
             if not os.path.exists(path):
                 raise HsmError("getAttribute -o %d wrote no file: %s" % (handle, message))
             with open(path) as stream:
-                return key_from_attributes(str(handle), parse_attribute_file(stream.read()))
+                key = key_from_attributes(str(handle), parse_attribute_file(stream.read()))
         finally:
             if os.path.exists(path):
                 os.remove(path)
             os.rmdir(work_dir)
+        return self._with_owners(key)
+
+    def _with_owners(self, key):
+        """The key with its owner, shared users and quorum value from getKeyInfo (getAttribute has none)."""
+        text = self.command("getKeyInfo -k %s" % key.reference)
+        owner_id, shared_ids, quorum = parse_key_info(text)
+        if owner_id is None:
+            return key
+        names = dict((user_id, name) for name, user_id in self.user_ids().items())
+        key.owner = names.get(owner_id, str(owner_id))
+        key.shared = tuple(sorted(names.get(i, str(i)) for i in shared_ids))
+        key.quorum = (quorum, quorum)  # getKeyInfo prints one number for use and manage
+        return key
 
     def generate_key(self, target, spec):
         line = "genSymKey -t %d -s %d -l %s" % (KMU_KEY_TYPES[spec.get("key_type", "aes")], spec["length_bytes"],
@@ -583,6 +660,50 @@ class KmuSession(object):
         if not ok or handle is None:
             raise HsmError("genSymKey for label %r failed: %s" % (spec["label"], message))
         return self.describe_key(handle)
+
+    def _share_ids(self, names, label):
+        ids = self.user_ids()
+        unknown = [name for name in names if name.lower() not in ids]
+        if unknown:
+            raise HsmError("cannot share key %r with %s: no such user on the cluster." % (label, ", ".join(unknown)))
+        return [ids[name.lower()] for name in names]
+
+    def generate_key_pair(self, target, spec):
+        """genRSAKeyPair / genECCKeyPair: one label (and id) for both keys. Returns (public Key, private Key)."""
+        if spec.get("public_label") not in (None, spec["label"]):
+            raise HsmError("key_mgmt_util gives both keys of a pair the same label; public_label %r differs from "
+                           "label %r. Leave public_label out with SDK 3." % (spec["public_label"], spec["label"]))
+        if spec["key_type"] == "rsa":
+            exponent = spec.get("public_exponent") or 65537
+            line = "genRSAKeyPair -m %d -e %d -l %s" % (spec["modulus_bits"], exponent, spec["label"])
+        else:
+            line = "genECCKeyPair -i %d -l %s" % (KMU_CURVE_IDS[spec["curve"]], spec["label"])
+        if spec.get("key_id"):
+            line += " -id %s" % spec["key_id"]
+        if not spec.get("extractable"):
+            line += " -nex"
+        if spec.get("share_with"):
+            line += " -u %s" % ",".join(str(i) for i in self._share_ids(spec["share_with"], spec["label"]))
+        text = self.command(line)
+        ok, message = parse_kmu_status(text)[:2]
+        handles = re.search(r"public key handle:\s*(\d+)\s+private key handle:\s*(\d+)", text)
+        if not ok or handles is None:
+            raise HsmError("%s for label %r failed: %s" % (line.split()[0], spec["label"], message))
+        return self.describe_key(int(handles.group(1))), self.describe_key(int(handles.group(2)))
+
+    def share_key(self, target, key, username, share=True):
+        """shareKey is a cloudhsm_mgmt_util command: run it there, logged in as the same crypto user."""
+        user_id = self._share_ids([username], key.label or key.reference)[0]
+        if self._cmu is None:
+            driver = Sdk3Driver(self.settings)
+            self._cmu = Sdk3Session(self.settings, driver.config_path(), secrets=self.secrets)
+            self._cmu.login(self._login[0], "crypto-user", self._login[1])
+        text = self._cmu.command("shareKey %s %d %d" % (key.reference, user_id, 1 if share else 0))
+        results = parse_server_results(text, "shareKey")
+        failure = command_failure(text)
+        if failure or not results or not all(results.values()):
+            return OpResult(False, failure or "shareKey printed no success line", text)
+        return OpResult(True, "shareKey success", text)
 
     def delete_key(self, target, key):
         text = self.command("deleteKey -k %s" % key.reference)

@@ -21,7 +21,8 @@ from ansible.module_utils.six.moves import shlex_quote
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     HsmError, LoginFailed, OpResult, SDK5_TOOL, login_failed_message)
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import ClusterView, Key, User
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
+    DRIFT_ATTRIBUTES, ClusterView, Key, User, pair_link)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolSession, scrub
 
 PAGE_SIZE = 1000
@@ -170,7 +171,7 @@ def parse_users(data):
     users = []
     for entry in (data or {}).get("users", []):
         users.append(User(entry.get("username", ""), entry.get("role", ""), locked=_bool(entry.get("locked", False)),
-                          coverage=entry.get("cluster-coverage", "full")))
+                          coverage=entry.get("cluster-coverage", "full"), quorum=bool(entry.get("quorum"))))
     return users
 
 
@@ -194,6 +195,7 @@ def parse_key(entry):
     shared = [user.get("username") for user in info.get("shared-users", []) if user.get("username")]
     key_id = decode_key_id(attributes.get("id"))
     length = attributes.get("key-length-bytes")
+    quorum = info.get("key-quorum-values")
     return Key(
         entry.get("key-reference"),
         label=attributes.get("label"),
@@ -206,6 +208,11 @@ def parse_key(entry):
         shared=shared,
         extractable=_bool(attributes.get("extractable")) if "extractable" in attributes else None,
         coverage=info.get("cluster-coverage"),
+        token=_bool(attributes["token"]) if "token" in attributes else None,
+        pair=pair_link(attributes.get("key-type"), attributes.get("modulus") or attributes.get("ec-point")),
+        quorum=(quorum.get("manage-key-quorum-value", 0), quorum.get("use-key-quorum-value", 0))
+        if isinstance(quorum, dict) else None,
+        attributes=dict((name, _bool(attributes[name])) for name in DRIFT_ATTRIBUTES if name in attributes),
     )
 
 
@@ -310,7 +317,8 @@ class Sdk5Session(object):
             if code != 0:
                 raise LoginFailed(login_failed_message(username, role, target or "the cluster", _text(data)))
 
-    def read_view(self, target, keys=False, key_filter=None):
+    def read_view(self, target, keys=False, key_filter=None, key_details=False):
+        """``key_details`` changes nothing here: ``key list --verbose`` already shows every attribute."""
         code, data = self.run(command_line("user", "list", cluster_id=self._target_option(target)))
         if code != 0:
             raise HsmError("user list on %s failed: %s" % (target or "the cluster", _text(data)))
@@ -329,7 +337,7 @@ class Sdk5Session(object):
             if code != 0:
                 raise HsmError("key list on %s failed: %s" % (target or "the cluster", _text(data)))
             page, token = parse_key_list(data)
-            keys.extend(page)
+            keys.extend(key for key in page if key.token is not False)  # session keys are never synced
             if not token:
                 return keys
 
@@ -380,10 +388,40 @@ class Sdk5Session(object):
             raise HsmError("generating key %r on %s failed: %s" % (spec["label"], target or "the cluster", _text(data)))
         return parse_key((data or {}).get("key") or {})
 
-    def find_keys(self, target, label, key_id=None):
-        """Keys labelled ``label`` (and with id ``key_id`` when given) that the login sees."""
+    def generate_key_pair(self, target, spec):
+        """spec: dict(key_type 'rsa'|'ec', label, public_label, modulus_bits, public_exponent, curve, key_id,
+        extractable, share_with). Returns (public Key, private Key)."""
+        private_attributes = ["extractable=%s" % str(bool(spec.get("extractable"))).lower()]
+        public_attributes = []
+        if spec.get("key_id"):
+            private_attributes.append("id=%s" % spec["key_id"])
+            public_attributes.append("id=%s" % spec["key_id"])
+        shape = (dict(public_exponent=spec.get("public_exponent") or 65537, modulus_size_bits=spec["modulus_bits"])
+                 if spec["key_type"] == "rsa" else dict(curve=spec["curve"]))
+        line = command_line("key", "generate-asymmetric-pair", spec["key_type"],
+                            public_label=spec.get("public_label") or spec["label"], private_label=spec["label"],
+                            public_attributes=public_attributes, private_attributes=private_attributes,
+                            share_crypto_users=list(spec.get("share_with") or []),
+                            cluster_id=self._target_option(target), **shape)
+        code, data = self.run(line)
+        if code != 0:
+            raise HsmError("generating the %s key pair %r on %s failed: %s" % (
+                spec["key_type"], spec["label"], target or "the cluster", _text(data)))
+        data = data or {}
+        return parse_key(data.get("public_key") or {}), parse_key(data.get("private_key") or {})
+
+    def share_key(self, target, key, username, share=True):
+        """Share ``key`` with the crypto user ``username`` (or stop sharing it)."""
+        return self._result(self.run(command_line(
+            "key", "share" if share else "unshare", filter=["key-reference=%s" % key.reference], username=username,
+            role="crypto-user", cluster_id=self._target_option(target))))
+
+    def find_keys(self, target, label, key_id=None, key_class="secret-key"):
+        """Keys of class ``key_class`` (any with None) labelled ``label`` (and with id ``key_id`` when given) that
+        the login sees."""
         keys = self.list_keys(target, {"label": label})
-        return [key for key in keys if key.label == label and (key_id is None or (key.key_id or "") == key_id)]
+        return [key for key in keys if key.label == label and (key_id is None or (key.key_id or "") == key_id)
+                and (key_class is None or key.key_class in (key_class, None))]
 
     def delete_key(self, target, key):
         return self._result(self.run(command_line(

@@ -134,6 +134,9 @@ class ClusterState:
         self.next_handle = FIRST_KEY_HANDLE
         self.initialized = False
         self.activated = False
+        # Quorum (M of N) for user management: the M value; below 2 no approval is needed. Set by an admin once
+        # enough admins registered quorum keys; backups carry it (HSM configuration and policies).
+        self.user_quorum = 0
         self.applied_ops = {}  # op id -> stored outcome, so a command repeated on a second HSM applies once
 
     @classmethod
@@ -154,6 +157,7 @@ class ClusterState:
             "activated": self.activated,
             "hsm_type": self.hsm_type,
             "mode": self.mode,
+            "user_quorum": self.user_quorum,
         }
 
     @classmethod
@@ -165,6 +169,7 @@ class ClusterState:
         cluster.keys = KeyTable({int(h): copy.deepcopy(k) for h, k in snapshot["keys"].items()})
         cluster.next_user_id = snapshot["next_user_id"]
         cluster.next_handle = snapshot["next_handle"]
+        cluster.user_quorum = snapshot.get("user_quorum", 0)
         # A cluster restored from a backup of an active cluster is active itself (AWS: "don't initialize or
         # activate it").
         cluster.activated = cluster.initialized = snapshot.get("activated", False)

@@ -14,6 +14,9 @@ import threading
 import time
 from collections import OrderedDict
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from . import links
 from .model import (
     ADMIN_ROLES,
@@ -57,6 +60,40 @@ DEFAULT_KEY_ATTRIBUTES = OrderedDict(
         ("wrap-with-trusted", False),
     ]
 )
+# Where a public or private key's defaults differ from a secret key's (cloudhsm-cli key attributes table; the
+# per-class values the reference does not list are chosen in tools/unconfirmed.py's sense: see docs/simulator.md).
+CLASS_KEY_ATTRIBUTES = {
+    "public-key": {"sensitive": False, "sign": False, "private": False, "always-sensitive": False},
+    "private-key": {"sign": True, "verify": False},
+}
+# Asymmetric key pairs: RSA modulus sizes and EC curves the HSM generates (cloudhsm-cli key attributes table;
+# prime256v1 is another name of secp256r1). Value: the curve's name in the cryptography package.
+RSA_MODULUS_BITS = (2048, 3072, 4096)
+EC_CURVES = {
+    "prime256v1": "SECP256R1",
+    "secp256r1": "SECP256R1",
+    "secp384r1": "SECP384R1",
+    "secp521r1": "SECP521R1",
+    "secp256k1": "SECP256K1",
+    "secp224r1": "SECP224R1",
+}
+# key set-attribute / setAttribute: what may change after a key is made (SDK 3 documents label, encrypt, decrypt,
+# wrap and unwrap; SDK 5 adds the rest of its modifiable attributes).
+CHANGEABLE_KEY_ATTRIBUTES = {
+    "label",
+    "id",
+    "encrypt",
+    "decrypt",
+    "wrap",
+    "unwrap",
+    "sign",
+    "verify",
+    "derive",
+    "trusted",
+    "wrap-with-trusted",
+}
+MAX_KEY_QUORUM = 8
+
 SETTABLE_KEY_ATTRIBUTES = {
     "encrypt",
     "decrypt",
@@ -88,9 +125,17 @@ def key_view(cluster, key):
             ("class", key["class"]),
         ]
     )
+    defaults = CLASS_KEY_ATTRIBUTES.get(key["class"], {})
     for name, default in DEFAULT_KEY_ATTRIBUTES.items():
-        attributes[name] = key["attrs"].get(name, default)
+        attributes[name] = key["attrs"].get(name, defaults.get(name, default))
     attributes["token"] = not key.get("session", False)
+    if key["key_type"] == "rsa":
+        attributes["modulus"] = key["modulus"]
+        attributes["modulus-size-bits"] = key["modulus_bits"]
+        attributes["public-exponent"] = key["public_exponent"]
+    elif key["key_type"] == "ec":
+        attributes["ec-point"] = key["ec_point"]
+        attributes["curve"] = key["curve"]
     attributes["key-length-bytes"] = key["size"]
     return {
         "handle": key["handle"],
@@ -107,6 +152,7 @@ def key_view(cluster, key):
         "kcv": key["kcv"],
         "session": key.get("session", False),
         "quorum": [key.get("manage_quorum", 0), key.get("use_quorum", 0)],
+        "pair": key.get("pair"),
         "attributes": attributes,
     }
 
@@ -168,6 +214,62 @@ def _candidates(cluster, filters):
     if "label" in filters:
         return [cluster.keys[h] for h in cluster.keys.by_label(str(filters["label"]))]
     return [k for unused_handle, k in sorted(cluster.keys.items())]
+
+
+def _check_user_quorum(cluster):
+    """User management on a cluster with quorum (M >= 2) needs approved quorum tokens, which the simulator never
+    grants: the tools answer with their documented quorum failure."""
+    if cluster.user_quorum >= 2:
+        raise HsmError("quorum_required", "Quorum approval is required for this operation")
+
+
+def _share_ids(cluster, owner, users):
+    """User ids of the crypto users named (by name or id) to share a key with; never the owner itself."""
+    ids = []
+    for who in users or ():
+        target = cluster.user_by_id(int(who)) if str(who).isdigit() else cluster.user(who)
+        if target["role"] != "CU" or target["id"] == owner["id"]:
+            raise HsmError("invalid_share", "cannot share with %s" % who)
+        ids.append(target["id"])
+    return ids
+
+
+def _quorum_values(manage, use, users):
+    """(manage, use) quorum values: at most 8 and at most the number of users associated with the key."""
+    values = int(manage or 0), int(use or 0)
+    for value in values:
+        if not 0 <= value <= min(MAX_KEY_QUORUM, users) and value:
+            raise HsmError("invalid_quorum", "key quorum value %d exceeds the %d users of the key" % (value, users))
+    return values
+
+
+def _initial_attributes(attributes, extractable):
+    attrs = {}
+    for name, value in (attributes or {}).items():
+        if name == "token":
+            raise HsmError("token_attribute", "Token key attribute cannot be supplied via optional attributes")
+        if name not in SETTABLE_KEY_ATTRIBUTES:
+            raise HsmError("invalid_attribute", "unknown key attribute %s" % name)
+        attrs[name] = value
+    if not extractable:
+        attrs["extractable"] = False
+    attrs["never-extractable"] = attrs.get("extractable", True) is False
+    return attrs
+
+
+def _random_modulus(bits):
+    """A modulus-shaped value (top and bottom bits set). Nothing computes with simulated RSA keys, and generating
+    real 4096-bit ones would cost a second each."""
+    value = bytearray(secrets.token_bytes(bits // 8))
+    value[0] |= 0x80
+    value[-1] |= 0x01
+    return bytes(value)
+
+
+def _ec_point(curve_name):
+    """The uncompressed public point of a fresh key on the named curve (cheap to make for real)."""
+    private = ec.generate_private_key(getattr(ec, curve_name)())
+    return private.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
 def _int(value):
@@ -458,7 +560,12 @@ class DataPlane:
         return self._once(cluster, op_id, login)
 
     def op_logout(self, session, after, hsm=None):
-        self.sessions.pop(session or "", None)
+        ended = self.sessions.pop(session or "", None)
+        if ended:
+            # Session keys live only as long as the session that made them (cloudhsm-cli --session help text).
+            cluster = self.clusters.get(ended["cluster_id"])
+            for handle in [h for h, k in (cluster.keys.items() if cluster else ()) if k.get("session_of") == session]:
+                del cluster.keys[handle]
         return {}
 
     def op_whoami(self, hsm, session, after):
@@ -470,6 +577,7 @@ class DataPlane:
 
         def create():
             self._session(cluster, session, ADMIN_ROLES)
+            _check_user_quorum(cluster)
             check_password(password)
             if role not in ("CO", "CU", "AU", "PCO", "PRECO"):
                 raise HsmError("invalid_user_type", "invalid user type %s" % role)
@@ -482,6 +590,7 @@ class DataPlane:
 
         def delete():
             self._session(cluster, session, ADMIN_ROLES)
+            _check_user_quorum(cluster)
             user = cluster.user(username)
             if role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
                 raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
@@ -499,6 +608,34 @@ class DataPlane:
             return {"user": user_view(user)}
 
         return self._once(cluster, op_id, delete)
+
+    def op_register_quorum_key(self, hsm, session, after, op_id=None):
+        """The logged-in admin registers a quorum (token-sign) key. The simulator checks no signature."""
+        cluster = self._cluster(hsm)
+
+        def register():
+            me = self._session(cluster, session, ADMIN_ROLES)
+            me["mofn"] = True
+            return {"user": user_view(me)}
+
+        return self._once(cluster, op_id, register)
+
+    def op_set_user_quorum(self, hsm, session, value, after, op_id=None):
+        """Set the M value of quorum for user management; it cannot exceed the admins with a quorum key."""
+        cluster = self._cluster(hsm)
+
+        def set_value():
+            self._session(cluster, session, ADMIN_ROLES)
+            registered = sum(1 for u in cluster.users.values() if u["role"] in ADMIN_ROLES and u["mofn"])
+            if not 1 <= int(value) <= max(registered, 1):
+                raise HsmError(
+                    "invalid_quorum",
+                    "quorum value %s needs as many admins with a quorum key (%d)" % (value, registered),
+                )
+            cluster.user_quorum = int(value)
+            return {"user_quorum": cluster.user_quorum}
+
+        return self._once(cluster, op_id, set_value)
 
     def op_change_password(self, hsm, session, role, username, password, after, op_id=None):
         cluster = self._cluster(hsm)
@@ -549,7 +686,8 @@ class DataPlane:
     def _visible(self, cluster, user, key):
         if user["role"] in ADMIN_ROLES:
             return True
-        return key["owner"] == user["id"] or user["id"] in key["shared"]
+        # Every user sees every public key (key list / findKey: "owns, shares, and all public keys").
+        return key["owner"] == user["id"] or user["id"] in key["shared"] or key["class"] == "public-key"
 
     def op_list_keys(self, hsm, session, after, filters=None, offset=0, limit=None):
         cluster = self._cluster(hsm)
@@ -570,8 +708,16 @@ class DataPlane:
         cluster = self._cluster(hsm)
         self._session(cluster, session)
         entries = []
-        for key in cluster.keys_of_user(int(user_id)):
-            entries.append([key["handle"], "o" if key["owner"] == int(user_id) else "s"])
+        user_id = int(user_id)
+        for handle, key in sorted(cluster.keys.items()):
+            if key.get("session"):
+                continue  # token keys only (NOT CONFIRMED: no published findAllKeys shows a session key)
+            if key["owner"] == user_id:
+                entries.append([handle, "o"])
+            elif user_id in key["shared"]:
+                entries.append([handle, "s"])
+            elif key["class"] == "public-key":
+                entries.append([handle, None])  # another user's public key: listed bare
         return {"keys": entries}
 
     def op_generate_key(
@@ -587,6 +733,8 @@ class DataPlane:
         share=(),
         session_key=False,
         attributes=None,
+        manage_quorum=0,
+        use_quorum=0,
         op_id=None,
     ):
         cluster = self._cluster(hsm)
@@ -600,22 +748,9 @@ class DataPlane:
                 raise HsmError("invalid_key_size", "invalid key size %s" % size)
             if key_id and any(k["id"] == key_id for k in cluster.keys.values()):
                 raise HsmError("id_not_unique", "key id %s is not unique" % key_id)
-            shared = []
-            for who in share or ():
-                target = cluster.user_by_id(int(who)) if str(who).isdigit() else cluster.user(who)
-                if target["role"] != "CU" or target["id"] == user["id"]:
-                    raise HsmError("invalid_share", "cannot share with %s" % who)
-                shared.append(target["id"])
-            attrs = {}
-            for name, value in (attributes or {}).items():
-                if name == "token":
-                    raise HsmError("token_attribute", "Token key attribute cannot be supplied via optional attributes")
-                if name not in SETTABLE_KEY_ATTRIBUTES:
-                    raise HsmError("invalid_attribute", "unknown key attribute %s" % name)
-                attrs[name] = value
-            if not extractable:
-                attrs["extractable"] = False
-            attrs["never-extractable"] = attrs.get("extractable", True) is False
+            shared = _share_ids(cluster, user, share)
+            quorum = _quorum_values(manage_quorum, use_quorum, 1 + len(shared))
+            attrs = _initial_attributes(attributes, extractable)
             material = secrets.token_bytes(size)
             handle = cluster.allocate_handle()
             key = {
@@ -630,12 +765,149 @@ class DataPlane:
                 "kcv": key_check_value(key_type, material),
                 "sealed": seal(cluster.masking_key, material),
                 "session": bool(session_key),
+                "session_of": session if session_key else None,
                 "attrs": attrs,
+                "manage_quorum": quorum[0],
+                "use_quorum": quorum[1],
             }
             cluster.keys[handle] = key
             return {"key": key_view(cluster, key)}
 
         return self._once(cluster, op_id, generate)
+
+    def op_generate_key_pair(
+        self,
+        hsm,
+        session,
+        key_type,
+        public_label,
+        private_label,
+        after,
+        modulus_bits=None,
+        public_exponent=65537,
+        curve=None,
+        public_id="",
+        private_id="",
+        public_attributes=None,
+        private_attributes=None,
+        extractable=True,
+        share=(),
+        session_key=False,
+        manage_quorum=0,
+        use_quorum=0,
+        op_id=None,
+    ):
+        """An RSA or EC key pair: a public and a private key object linked to each other (``pair``)."""
+        cluster = self._cluster(hsm)
+
+        def generate():
+            user = self._session(cluster, session, ("CU",))
+            if key_type == "rsa":
+                if int(modulus_bits or 0) not in RSA_MODULUS_BITS:
+                    raise HsmError("invalid_key_size", "invalid RSA modulus size %s" % modulus_bits)
+                if int(public_exponent) < 65537 or int(public_exponent) % 2 == 0:
+                    raise HsmError("invalid_key_size", "invalid RSA public exponent %s" % public_exponent)
+                public = _random_modulus(int(modulus_bits))
+                fields = {
+                    "modulus": "0x" + public.hex(),
+                    "modulus_bits": int(modulus_bits),
+                    "public_exponent": "0x%06x" % int(public_exponent),
+                }
+            elif key_type == "ec":
+                if curve not in EC_CURVES:
+                    raise HsmError("invalid_key_type", "unsupported curve %s" % curve)
+                public = _ec_point(EC_CURVES[curve])
+                fields = {"ec_point": "0x" + public.hex(), "curve": curve}
+            else:
+                raise HsmError("invalid_key_type", "unsupported key pair type %s" % key_type)
+            for key_id in (public_id, private_id):
+                if key_id and any(k["id"] == key_id for k in cluster.keys.values()):
+                    raise HsmError("id_not_unique", "key id %s is not unique" % key_id)
+            shared = _share_ids(cluster, user, share)
+            quorum = _quorum_values(manage_quorum, use_quorum, 1 + len(shared))
+            kcv = key_check_value(key_type, public)
+            handles = cluster.allocate_handle(), cluster.allocate_handle()
+            made = []
+            for handle, partner, key_class, label, key_id, attributes, material in (
+                (handles[0], handles[1], "public-key", public_label, public_id, public_attributes, public),
+                (handles[1], handles[0], "private-key", private_label, private_id, private_attributes,
+                 secrets.token_bytes(len(public))),
+            ):
+                attrs = _initial_attributes(attributes, extractable if key_class == "private-key" else True)
+                key = {
+                    "handle": handle,
+                    "label": label,
+                    "id": attrs.pop("id", key_id) or "",
+                    "class": key_class,
+                    "key_type": key_type,
+                    "size": len(public),
+                    "owner": user["id"],
+                    # Sharing and quorum values concern the private key; a public key is readable by everyone.
+                    "shared": list(shared) if key_class == "private-key" else [],
+                    "kcv": kcv,
+                    "sealed": seal(cluster.masking_key, material),
+                    "session": bool(session_key),
+                    "session_of": session if session_key else None,
+                    "attrs": attrs,
+                    "manage_quorum": quorum[0] if key_class == "private-key" else 0,
+                    "use_quorum": quorum[1] if key_class == "private-key" else 0,
+                    "pair": partner,
+                }
+                key.update(fields)
+                cluster.keys[handle] = key
+                made.append(key)
+            return {"public_key": key_view(cluster, made[0]), "private_key": key_view(cluster, made[1])}
+
+        return self._once(cluster, op_id, generate)
+
+    def op_share_key(self, hsm, session, after, users=(), share=True, handle=None, filters=None, op_id=None):
+        """Share a key with crypto users, or stop sharing it (SDK 5 key share/unshare, SDK 3 shareKey)."""
+        cluster = self._cluster(hsm)
+
+        def change():
+            user = self._session(cluster, session, ("CU",))
+            key = self._select_one(cluster, user, handle, filters)
+            if key["owner"] != user["id"]:
+                raise HsmError("key_access_denied", "only the owner may share key %s" % key["handle"])
+            if key["class"] == "public-key":
+                raise HsmError("invalid_share", "public keys cannot be shared")
+            for target_id in _share_ids(cluster, user, users):
+                if share and target_id in key["shared"]:
+                    raise HsmError(
+                        "already_shared", "key %s is already shared with user %s" % (key["handle"], target_id)
+                    )
+                if not share and target_id not in key["shared"]:
+                    raise HsmError("not_shared", "key %s is not shared with user %s" % (key["handle"], target_id))
+                if share:
+                    key["shared"].append(target_id)
+                else:
+                    key["shared"].remove(target_id)
+            self.dirty = True
+            return {"key": key_view(cluster, key)}
+
+        return self._once(cluster, op_id, change)
+
+    def op_set_attribute(self, hsm, session, name, value, after, handle=None, filters=None, op_id=None):
+        """Change one attribute of a key after it was made (SDK 5 key set-attribute, SDK 3 setAttribute)."""
+        cluster = self._cluster(hsm)
+
+        def change():
+            user = self._session(cluster, session, ("CU",))
+            key = self._select_one(cluster, user, handle, filters)
+            if key["owner"] != user["id"]:
+                raise HsmError("key_access_denied", "only the owner may change key %s" % key["handle"])
+            if name not in CHANGEABLE_KEY_ATTRIBUTES or not key_view(cluster, key)["attributes"].get("modifiable"):
+                raise HsmError("invalid_attribute", "attribute %s of key %s cannot be changed" % (name, key["handle"]))
+            if name == "label":
+                cluster.keys[key["handle"]] = dict(key, label=str(value))  # through the table: label index
+            elif name == "id":
+                key["id"] = str(value)
+            else:
+                key["attrs"][name] = value if isinstance(value, bool) else str(value).lower() == "true"
+            self.dirty = True
+            return {"key": key_view(cluster, cluster.keys[key["handle"]])}
+
+        return self._once(cluster, op_id, change)
 
     def _select_one(self, cluster, user, handle=None, filters=None):
         if handle is not None:
@@ -715,6 +987,8 @@ class DataPlane:
         if role and role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
             raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
         dest, unused_dest_user = self._peer(src, dest_hsm, dest_session)
+        _check_user_quorum(src)
+        _check_user_quorum(dest)
         if dest.masking_key != src.masking_key:
             raise HsmError("masking_key_mismatch", "the clusters do not share a masking key")
         if user["name"] in dest.users:

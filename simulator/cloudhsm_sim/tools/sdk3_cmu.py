@@ -10,6 +10,8 @@ import shlex
 import sys
 
 from . import common, unconfirmed
+from .sdk3_kmu import ATTRIBUTES as KMU_ATTRIBUTES
+from .sdk3_kmu import Kmu
 from .common import HsmRefused, ToolError
 
 PROMPT = "aws-cloudhsm> "
@@ -53,6 +55,10 @@ COMMANDS = (
     "exit",
     "findAllKeys",
     "getKeyInfo",
+    "getAttribute",
+    "shareKey",
+    "registerQuorumPubKey",
+    "setMValue",
     "syncKey",
     "syncUser",
     "quit",
@@ -85,11 +91,15 @@ Syntax: <command> -h
    deleteUser             Deletes a user
    changePswd             Changes a user's password
    syncUser               Copies a user to another HSM
+   registerQuorumPubKey   Registers a quorum public key for a CO
+   setMValue              Sets the quorum minimum value of a service
 
         Key Management Commands
 
    findAllKeys            Find all keys of a user
    getKeyInfo             Get key info
+   getAttribute           Gets the attributes of a key
+   shareKey               Shares or unshares a key with a crypto user
    syncKey                Copies a key to another HSM
 
         Other Commands
@@ -383,7 +393,11 @@ class Cmu:
                     "findAllKeys failed: %s\nfindAllKeys failed on server %s\n" % (self.error(refused), server.label)
                 )
                 continue
-            listing = ",".join("%d(%s)" % (handle, kind) for handle, kind in keys)
+            listing = unconfirmed.wrap_handles(
+                ["%d(%s)" % (handle, kind) if kind else str(handle) for handle, kind in keys],
+                ",",
+                unconfirmed.CMU_HANDLES_PER_LINE,
+            )
             text = "Number of keys found %d\nnumber of keys matched from start index 0::%d\n%s\n" % (
                 len(keys),
                 len(keys),
@@ -418,7 +432,83 @@ class Cmu:
             if key["shared"]:
                 text += "        also, shared to following %d user(s):\n" % len(key["shared"])
                 text += "".join("                 %d\n" % uid for uid in key["shared"])
+            if max(key["quorum"]):
+                text += "         %d Users need to approve to use/manage this key\n" % max(key["quorum"])
             self.write(text)
+
+    def cmd_getAttribute(self, args):
+        # getAttribute <key handle> <attribute id> [<output file>]; 512 = every attribute, as KMU writes them.
+        if len(args) < 2 or not args[0].isdigit() or not args[1].isdigit():
+            self.write("Usage: getAttribute <key handle> <attribute id> [<output file>]\n")
+            return
+        for server in self.targets():
+            try:
+                key = self.call(server, "get_key", handle=int(args[0]))["key"]
+                values = Kmu.attribute_values(key)
+                wanted = sorted(values) if int(args[1]) == 512 else [int(args[1])]
+                if any(a not in values for a in wanted):
+                    raise HsmRefused("invalid_attribute", "")
+            except HsmRefused as refused:
+                self.write(
+                    "getAttribute failed: %s\ngetAttribute failed on server %s\n" % (self.error(refused), server.label)
+                )
+                continue
+            text = "".join("%s\n%s\n" % (KMU_ATTRIBUTES[a], values[a]) for a in wanted)
+            if len(args) > 2:
+                with open(args[2], "w") as handle:
+                    handle.write(text)
+            self.write("Attribute Value on server %s:\n%s" % (server.label, text))
+
+    def each_server(self, command, op, **args):
+        """One op on every target server (one op id), a success or failed line per server."""
+        op_id = common.new_op_id()
+        for server in self.targets():
+            try:
+                self.call(server, op, session=server.session, op_id=op_id, **args)
+            except HsmRefused as refused:
+                self.write(
+                    "%s failed: %s\n%s failed on server %s\n" % (command, self.error(refused), command, server.label)
+                )
+                continue
+            self.write("%s success on server %s\n" % (command, server.label))
+
+    def cmd_registerQuorumPubKey(self, args):
+        # registerQuorumPubKey CO <user> <token file> <signature file> <public key file>; nothing is verified.
+        if len(args) != 5 or args[0] != "CO" or not all(os.path.isfile(path) for path in args[2:]):
+            self.write("Usage: registerQuorumPubKey <user-type> <user-name> <token> <signature> <public key>\n")
+            return
+        self.each_server("registerQuorumPubKey", "register_quorum_key")
+
+    def cmd_setMValue(self, args):
+        if len(args) != 2 or args[0] != unconfirmed.CMU_USER_SERVICE or not args[1].isdigit():
+            self.write("Usage: setMValue <service number> <M value>\n")
+            return
+        self.each_server("setMValue", "set_user_quorum", value=int(args[1]))
+
+    def cmd_shareKey(self, args):
+        if len(args) != 3 or not args[0].isdigit() or not args[1].isdigit() or args[2] not in ("0", "1"):
+            self.write("Usage: shareKey <key handle> <user id> <(share/unshare key?) 1/0>\n")
+            return
+        if not self.caution():
+            return
+        op_id = common.new_op_id()
+        for server in self.targets():
+            try:
+                self.call(
+                    server,
+                    "share_key",
+                    session=server.session,
+                    handle=int(args[0]),
+                    users=[int(args[1])],
+                    share=args[2] == "1",
+                    op_id=op_id,
+                )
+            except HsmRefused as refused:
+                self.write(
+                    "shareKey failed: %s\nshareKey failed on server %s\n" % (self.error(refused), server.label)
+                )
+                continue
+            self.write("shareKey success on server %s\n" % server.label)
 
     def sync(self, command, op, args, usage, **extra):
         if self.current is None:

@@ -15,7 +15,10 @@ COMMANDS = (
     "loginHSM",
     "logoutHSM",
     "genSymKey",
+    "genRSAKeyPair",
+    "genECCKeyPair",
     "findKey",
+    "setAttribute",
     "getAttribute",
     "deleteKey",
     "getKeyInfo",
@@ -28,7 +31,7 @@ LIST_USERS_HEADER = (
 )
 LIST_USERS_ROW = "        %-5d%13d      %-16s%-26s%-17s%-16d%s"
 KEY_TYPES = {16: "generic-secret", 21: "des3", 31: "aes"}
-KEY_TYPE_CODES = {"generic-secret": 16, "des3": 21, "aes": 31}
+KEY_TYPE_CODES = {"rsa": 0, "ec": 3, "generic-secret": 16, "des3": 21, "aes": 31}
 CLASS_CODES = {"secret-key": 4, "public-key": 2, "private-key": 3}
 # getAttribute constants (listAttributes) -> attribute name printed in the file.
 ATTRIBUTES = {
@@ -49,7 +52,13 @@ ATTRIBUTES = {
     354: "OBJ_ATTR_EXTRACTABLE",
     355: "OBJ_ATTR_LOCAL",
     371: "OBJ_ATTR_KCV",
+    288: "OBJ_ATTR_MODULUS",
+    289: "OBJ_ATTR_MODULUS_BITS",
+    290: "OBJ_ATTR_PUBLIC_EXPONENT",
+    unconfirmed.KMU_EC_POINT_ATTRIBUTE: "OBJ_ATTR_EC_POINT",
 }
+# setAttribute: the attributes it may change (label, encrypt, decrypt, wrap, unwrap; reference 2.4 table).
+SETTABLE = {3: "label", 260: "encrypt", 261: "decrypt", 262: "wrap", 263: "unwrap"}
 BOOLEAN_ATTRIBUTES = {
     1: "token",
     2: "private",
@@ -71,6 +80,12 @@ USAGE = {
     " [-u <user-ids>] [-m <modulus>] [-kcv <key_check_value>]\n",
     "getAttribute": "getAttribute -o <key handle> -a <attribute constant> -out <file>\n",
     "deleteKey": "deleteKey -k <key handle>\n",
+    "genRSAKeyPair": "genRSAKeyPair -m <modulus length> -e <public exponent> -l <label> [-id <key ID>]"
+    " [-min_srv <minimum number of servers>] [-m_value <0..8>] [-nex] [-sess] [-timeout <number of seconds>]"
+    " [-u <user-ids>] [-attest]\n",
+    "genECCKeyPair": "genECCKeyPair -i <EC curve id> -l <label> [-id <key ID>] [-min_srv <minimum number of servers>]"
+    " [-m_value <0..8>] [-nex] [-sess] [-timeout <number of seconds>] [-u <user-ids>] [-attest]\n",
+    "setAttribute": "setAttribute -o <object handle> -a <attribute id> -v <attribute value>\n",
 }
 SUCCESS = "HSM Return: SUCCESS"
 
@@ -182,6 +197,8 @@ class Kmu:
                 extractable="-nex" not in opts,
                 share=share,
                 session_key="-sess" in opts,
+                manage_quorum=int(opts.get("-m_value", 0)),
+                use_quorum=int(opts.get("-m_value", 0)),
                 op_id=common.new_op_id(),
             )["key"]
         except HsmRefused as refused:
@@ -195,6 +212,101 @@ class Kmu:
         self.write(
             "        Cfm3GenerateSymmetricKey returned: 0x00 : %s\n        Symmetric Key Created.  Key Handle: %d\n"
             "%s        Cluster Error Status\n%s" % (SUCCESS, key["handle"], attest, self.node_lines("        "))
+        )
+
+    def generate_pair(self, args, usage, **shape):
+        """genRSAKeyPair / genECCKeyPair: one label for both keys, the id on both (SDK 3 has one -l and one -id)."""
+        try:
+            opts = options(args, flags=("-nex", "-sess", "-attest"))
+            label = opts["-l"]
+            shape = {name: value(opts) for name, value in shape.items()}
+            m_value = int(opts.get("-m_value", 0))
+        except (ValueError, KeyError):
+            self.write(USAGE[usage])
+            return
+        try:
+            made = self.call(
+                "generate_key_pair",
+                session=self.session,
+                public_label=label,
+                private_label=label,
+                public_id=opts.get("-id", ""),
+                private_id=opts.get("-id", ""),
+                extractable="-nex" not in opts,
+                share=[u for u in opts.get("-u", "").split(",") if u],
+                session_key="-sess" in opts,
+                manage_quorum=m_value,
+                use_quorum=m_value,
+                op_id=common.new_op_id(),
+                **shape
+            )
+        except HsmRefused as refused:
+            code, text = self.failure(refused)
+            self.write(
+                "        Cfm3GenerateKeyPair returned: 0x%02x : %s\n        Cluster Error Status\n%s"
+                % (code, text, self.node_lines("        ", code, text))
+            )
+            return
+        attest = "        Attestation Check : [PASS]\n" if "-attest" in opts else ""
+        self.write(
+            "        Cfm3GenerateKeyPair returned: 0x00 : %s\n\n"
+            "        Cfm3GenerateKeyPair:    public key handle: %d    private key handle: %d\n\n"
+            "%s        Cluster Error Status\n%s"
+            % (
+                SUCCESS,
+                made["public_key"]["handle"],
+                made["private_key"]["handle"],
+                attest,
+                self.node_lines("        "),
+            )
+        )
+
+    def cmd_genRSAKeyPair(self, args):
+        self.generate_pair(
+            args,
+            "genRSAKeyPair",
+            key_type=lambda o: "rsa",
+            modulus_bits=lambda o: int(o["-m"]),
+            public_exponent=lambda o: int(o["-e"]),
+        )
+
+    def cmd_genECCKeyPair(self, args):
+        self.generate_pair(
+            args,
+            "genECCKeyPair",
+            key_type=lambda o: "ec",
+            curve=lambda o: unconfirmed.KMU_EC_CURVES[int(o["-i"])],
+        )
+
+    def cmd_setAttribute(self, args):
+        try:
+            opts = options(args)
+            handle, attribute, value = int(opts["-o"]), int(opts["-a"]), opts["-v"]
+        except (ValueError, KeyError):
+            self.write(USAGE["setAttribute"])
+            return
+        try:
+            if attribute not in SETTABLE:
+                raise HsmRefused("invalid_attribute", "")
+            name = SETTABLE[attribute]
+            self.call(
+                "set_attribute",
+                session=self.session,
+                handle=handle,
+                name=name,
+                value=value if name == "label" else value in ("1", "0x01", "true"),
+                op_id=common.new_op_id(),
+            )
+        except HsmRefused as refused:
+            code, text = self.failure(refused)
+            self.write(
+                "        Cfm3SetAttribute returned: 0x%02x : %s\n        Cluster Error Status\n%s"
+                % (code, text, self.node_lines("        ", code, text))
+            )
+            return
+        self.write(
+            "        Cfm3SetAttribute returned: 0x00 : %s\n        Cluster Error Status\n%s"
+            % (SUCCESS, self.node_lines("        "))
         )
 
     def cmd_findKey(self, args):
@@ -246,7 +358,7 @@ class Kmu:
             % (
                 len(selected),
                 len(selected) - 1,
-                ", ".join(str(h) for h in selected),
+                unconfirmed.wrap_handles([str(h) for h in selected], ", ", unconfirmed.KMU_HANDLES_PER_LINE),
                 self.node_lines("        "),
                 SUCCESS,
             )
@@ -294,6 +406,12 @@ class Kmu:
             353: "0x%08x" % key["size"],
             371: key["kcv"],
         }
+        if key["key_type"] == "rsa":
+            values[288] = attrs["modulus"]
+            values[289] = "0x%08x" % attrs["modulus-size-bits"]
+            values[290] = "0x%08x" % int(attrs["public-exponent"], 16)
+        elif key["key_type"] == "ec":
+            values[unconfirmed.KMU_EC_POINT_ATTRIBUTE] = attrs["ec-point"]
         for constant, name in BOOLEAN_ATTRIBUTES.items():
             values[constant] = "0x%02x" % int(bool(attrs.get(name)))
         return values
@@ -336,6 +454,8 @@ class Kmu:
         if key["shared"]:
             text += "       also, shared to following %d user(s):\n" % len(key["shared"])
             text += "".join("                %d\n" % uid for uid in key["shared"])
+        if max(key["quorum"]):
+            text += "         %d Users need to approve to use/manage this key\n" % max(key["quorum"])
         self.write(text)
 
     def cmd_listUsers(self, args):

@@ -24,6 +24,16 @@ TYPE_TO_ROLE = {
 }
 
 # Command tree: words -> {option: kind}; kind "value", "flag" or "multi" (values up to the next option).
+PAIR_OPTIONS = {
+    "--public-label": "value",
+    "--private-label": "value",
+    "--session": "flag",
+    "--public-attributes": "multi",
+    "--private-attributes": "multi",
+    "--share-crypto-users": "multi",
+    "--manage-private-key-quorum-value": "value",
+    "--use-private-key-quorum-value": "value",
+}
 COMMANDS = {
     ("cluster", "activate"): {"--password": "value"},
     ("cluster", "hsm-info"): {},
@@ -71,6 +81,15 @@ COMMANDS = {
         "--manage-key-quorum-value": "value",
         "--use-key-quorum-value": "value",
     },
+    ("user", "change-quorum", "token-sign", "register"): {"--public-key": "value", "--signed-token": "value"},
+    ("cluster", "quorum", "token-sign", "set-quorum-value"): {"--service": "value", "--value": "value"},
+    ("key", "generate-asymmetric-pair", "rsa"): dict(
+        PAIR_OPTIONS, **{"--public-exponent": "value", "--modulus-size-bits": "value"}
+    ),
+    ("key", "generate-asymmetric-pair", "ec"): dict(PAIR_OPTIONS, **{"--curve": "value"}),
+    ("key", "share"): {"--filter": "multi", "--username": "value", "--role": "value", "--approval": "value"},
+    ("key", "unshare"): {"--filter": "multi", "--username": "value", "--role": "value", "--approval": "value"},
+    ("key", "set-attribute"): {"--filter": "multi", "--name": "value", "--value": "value", "--approval": "value"},
     ("key", "delete"): {"--filter": "multi"},
     ("key", "replicate"): {"--filter": "multi", "--source-cluster-id": "value", "--destination-cluster-id": "value"},
 }
@@ -82,6 +101,18 @@ REQUIRED = {
     ("user", "replicate"): ("--username", "--role", "--source-cluster-id", "--destination-cluster-id"),
     ("key", "generate-symmetric", "aes"): ("--label", "--key-length-bytes"),
     ("key", "generate-symmetric", "generic-secret"): ("--label", "--key-length-bytes"),
+    ("key", "generate-asymmetric-pair", "rsa"): (
+        "--public-exponent",
+        "--modulus-size-bits",
+        "--public-label",
+        "--private-label",
+    ),
+    ("key", "generate-asymmetric-pair", "ec"): ("--curve", "--public-label", "--private-label"),
+    ("user", "change-quorum", "token-sign", "register"): ("--public-key", "--signed-token"),
+    ("cluster", "quorum", "token-sign", "set-quorum-value"): ("--service", "--value"),
+    ("key", "share"): ("--filter", "--username", "--role"),
+    ("key", "unshare"): ("--filter", "--username", "--role"),
+    ("key", "set-attribute"): ("--filter", "--name", "--value"),
     ("key", "delete"): ("--filter",),
     ("key", "replicate"): ("--filter", "--source-cluster-id", "--destination-cluster-id"),
 }
@@ -99,7 +130,7 @@ def envelope(code, data):
 
 def parse(words):
     """Split command words and options (clap style); returns (command tuple, options dict)."""
-    for size in (3, 2, 1):
+    for size in (4, 3, 2, 1):
         command = tuple(words[:size])
         if command in COMMANDS:
             break
@@ -138,6 +169,17 @@ def parse(words):
             if not options.get(name):
                 raise CliError("the following required arguments were not provided: %s" % name)
     return command, options
+
+
+def number(options, name):
+    """An integer option (None when absent)."""
+    value = options.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CliError("invalid value '%s' for '%s'" % (value, name))
 
 
 def parse_filters(values):
@@ -196,8 +238,8 @@ def user_json(user, quorum=False):
         "locked": "true" if user["locked"] else "false",
         "mfa": [{"strategy": "token-sign", "status": "enabled"}] if user["two_factor"] else [],
     }
-    if quorum:
-        data["quorum"] = []
+    if quorum or user["mofn"]:
+        data["quorum"] = [unconfirmed.CLI_USER_QUORUM_ENTRY] if user["mofn"] else []
     data["cluster-coverage"] = "full"
     return data
 
@@ -527,9 +569,102 @@ class Cli:
             share=options.get("--share-crypto-users") or [],
             session_key=bool(options.get("--session")),
             attributes=attributes,
+            manage_quorum=number(options, "--manage-key-quorum-value"),
+            use_quorum=number(options, "--use-key-quorum-value"),
             op_id=common.new_op_id(),
         )
         return {"key": key_json(result["key"], id_as_text=unconfirmed.CLI_ID_IN_GENERATE_AS_TEXT)}
+
+    def generate_pair(self, options, key_type, **shape):
+        cluster_key, entry = self.context(options)
+        result = self.call(
+            entry,
+            "generate_key_pair",
+            session=self.session(cluster_key),
+            key_type=key_type,
+            public_label=options["--public-label"],
+            private_label=options["--private-label"],
+            public_attributes=parse_attributes(options.get("--public-attributes")),
+            private_attributes=parse_attributes(options.get("--private-attributes")),
+            share=options.get("--share-crypto-users") or [],
+            session_key=bool(options.get("--session")),
+            manage_quorum=number(options, "--manage-private-key-quorum-value"),
+            use_quorum=number(options, "--use-private-key-quorum-value"),
+            op_id=common.new_op_id(),
+            **shape
+        )
+        as_text = unconfirmed.CLI_ID_IN_GENERATE_AS_TEXT
+        return {
+            "public_key": key_json(result["public_key"], id_as_text=as_text),
+            "private_key": key_json(result["private_key"], id_as_text=as_text),
+        }
+
+    def cmd_key_generate_asymmetric_pair_rsa(self, options):
+        return self.generate_pair(
+            options,
+            "rsa",
+            modulus_bits=number(options, "--modulus-size-bits"),
+            public_exponent=number(options, "--public-exponent"),
+        )
+
+    def cmd_key_generate_asymmetric_pair_ec(self, options):
+        return self.generate_pair(options, "ec", curve=options["--curve"])
+
+    def share(self, options, share):
+        cluster_key, entry = self.context(options)
+        if options["--role"] != "crypto-user":
+            raise CliError(unconfirmed.CLI_SHARE_ROLE)
+        self.call(
+            entry,
+            "share_key",
+            session=self.session(cluster_key),
+            filters=parse_filters(options["--filter"]),
+            users=[options["--username"]],
+            share=share,
+            op_id=common.new_op_id(),
+        )
+        return {"message": unconfirmed.CLI_KEY_SHARED if share else unconfirmed.CLI_KEY_UNSHARED}
+
+    def cmd_key_share(self, options):
+        return self.share(options, True)
+
+    def cmd_key_unshare(self, options):
+        return self.share(options, False)
+
+    def cmd_user_change_quorum_token_sign_register(self, options):
+        cluster_key, entry = self.context(options)
+        for name in ("--public-key", "--signed-token"):
+            if not os.path.isfile(options[name]):
+                raise CliError("cannot read %s %s" % (name, options[name]))
+        self.call(entry, "register_quorum_key", session=self.session(cluster_key), op_id=common.new_op_id())
+        return unconfirmed.CLI_QUORUM_REGISTERED
+
+    def cmd_cluster_quorum_token_sign_set_quorum_value(self, options):
+        cluster_key, entry = self.context(options)
+        if options["--service"] != "user":
+            raise CliError("invalid value '%s' for '--service'" % options["--service"])
+        self.call(
+            entry,
+            "set_user_quorum",
+            session=self.session(cluster_key),
+            value=number(options, "--value"),
+            op_id=common.new_op_id(),
+        )
+        return unconfirmed.CLI_QUORUM_VALUE_SET
+
+    def cmd_key_set_attribute(self, options):
+        cluster_key, entry = self.context(options)
+        value = options["--value"]
+        self.call(
+            entry,
+            "set_attribute",
+            session=self.session(cluster_key),
+            filters=parse_filters(options["--filter"]),
+            name=options["--name"],
+            value=value.lower() == "true" if value.lower() in ("true", "false") else value,
+            op_id=common.new_op_id(),
+        )
+        return {"message": unconfirmed.CLI_ATTRIBUTE_SET}
 
     def cmd_key_generate_symmetric_aes(self, options):
         return self.generate(options, "aes")

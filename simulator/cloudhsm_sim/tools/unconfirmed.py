@@ -27,6 +27,10 @@ CMU_ERRORS = {
     "no_such_hsm": "HSM Error: Server is not reachable",
     "not_initialized": "HSM Error: The cluster is not initialized",
     "same_cluster": "HSM Error: Source and destination are the same cluster",
+    "quorum_required": "RET_MXN_AUTH_FAILED",
+    "invalid_share": "HSM Error: Invalid input data/params",
+    "already_shared": "HSM Error: Invalid input data/params",
+    "not_shared": "HSM Error: Invalid input data/params",
 }
 CMU_DEFAULT_ERROR = "HSM Error: Operation failed"
 # After the Retry prompt: R retries the same server, I goes on to the next one, A (and B, roll back, which the
@@ -52,6 +56,25 @@ CMU_NOT_LOGGED_IN_STATE = "Not logged in"
 CMU_UNKNOWN_COMMAND = "Unknown command: {name}"
 CMU_CONNECT_FAILED = "Connection to server '{host}': hostname '{host}', port 2225 failed."
 
+# Long handle lists are wrapped: at most this many handles on a line, every line but the last ending with a comma
+# (a real findKey printed 18 handles as a line ending "524308," and a last line "524309, 524310, 524311"; the
+# width is NOT CONFIRMED: 15 fits that run). findAllKeys wraps the same way (its separator has no space).
+KMU_HANDLES_PER_LINE = 15
+CMU_HANDLES_PER_LINE = 15
+
+
+def wrap_handles(items, separator, per_line):
+    """A handle list as the SDK 3 tools print it: ``per_line`` items a line, each line but the last ending with a
+    comma."""
+    lines = [separator.join(items[i : i + per_line]) for i in range(0, len(items), per_line)] or [""]
+    return ",\n".join(lines)
+
+
+# genECCKeyPair -i: curve ids (the reference quotes none; these follow the AWS genECCKeyPair page's list).
+KMU_EC_CURVES = {2: "prime256v1", 14: "secp384r1", 15: "secp521r1", 16: "secp256k1"}
+# getAttribute constant of the EC point (PKCS#11 CKA_EC_POINT; the reference's constant list has no EC entry).
+KMU_EC_POINT_ATTRIBUTE = 385
+
 KMU_ERRORS = {  # code -> (return code, text)
     "login_failed": (0xA3, "HSM Error: RET_USER_LOGIN_FAILURE"),
     "user_locked": (0xA3, "HSM Error: RET_USER_LOGIN_FAILURE"),
@@ -64,6 +87,9 @@ KMU_ERRORS = {  # code -> (return code, text)
     "id_not_unique": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
     "invalid_key_size": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
     "invalid_share": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "invalid_key_type": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "invalid_quorum": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
+    "invalid_attribute": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
     "hsm_unreachable": (0x40000049, "HSM Error: Connection to the HSM failed"),
 }
 KMU_DEFAULT_ERROR = (0xB3, "HSM Error: This operation violates the current configured/FIPS policies")
@@ -93,8 +119,29 @@ CLI_ERRORS = {
     "no_such_hsm": "Unable to connect to the cluster",
     "token_attribute": "Token key attribute cannot be supplied via optional attributes",
     "same_cluster": "The source and destination clusters must be different",
+    "quorum_required": "Quorum approval is required for this operation",
+    "invalid_share": "Keys can be shared only with crypto users other than the owner",
+    "already_shared": "The key is already shared with this user",
+    "not_shared": "The key is not shared with this user",
+    "invalid_attribute": "This attribute cannot be set on this key",
+    "invalid_key_size": "Invalid key size",
+    "invalid_key_type": "Invalid key type or curve",
+    "invalid_quorum": "The key quorum value cannot exceed the number of users associated with the key",
+    "id_not_unique": "Key id is not unique",
 }
 CLI_DEFAULT_ERROR = "Operation failed"
+# key share / unshare / set-attribute answers, and the refusal to share with an admin.
+CLI_QUORUM_REGISTERED = "Successfully registered quorum token-sign key"
+CLI_QUORUM_VALUE_SET = "Set quorum value successful"
+# A user with a registered quorum key shows it in `user list` like an MFA entry.
+CLI_USER_QUORUM_ENTRY = {"strategy": "token-sign", "status": "enabled"}
+# CMU: registerQuorumPubKey / setMValue print one success line per server; setMValue's service 3 is user management.
+CMU_USER_SERVICE = "3"
+# CMU getAttribute prints "Attribute Value on server N(host):" then the name/value lines KMU writes to its file.
+CLI_KEY_SHARED = "Key shared successfully"
+CLI_KEY_UNSHARED = "Key unshared successfully"
+CLI_ATTRIBUTE_SET = "Attribute set successfully"
+CLI_SHARE_ROLE = "Keys can be shared only with crypto users"
 CLI_KEY_EXISTS = "Key replicate failed on {failed} of {total} connections"
 CLI_USER_EXISTS_ON_DEST = "User replicate failed on {failed} of {total} connections"
 CLI_MULTIPLE_CLUSTERS = "multiple clusters provided in configuration file. Please specify `cluster-id`"

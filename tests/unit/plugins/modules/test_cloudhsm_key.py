@@ -56,3 +56,16 @@ def test_bad_sizes_and_admin_login_on_sdk3(hsm, capsys):
     result = run_module(cloudhsm_key.main, hsm, dict(sdk="3", label="x", username="admin",
                                                      password=fake_tools.ADMIN_PW), capsys)
     assert result["failed"] is True and "set role=crypto-user" in result["msg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(key_type="ec", key_size=256), "key_size does not apply to an EC key pair"),
+    (dict(key_type="rsa", key_size=1024), "not an RSA modulus size"),
+    (dict(public_label="pub"), "public_label applies to rsa and ec key pairs only"),
+    (dict(share_with=["bob"], unshare_from=["BOB"]), "bob in both share_with and unshare_from"),
+    (dict(share_with=["alice"]), "the key owner"),
+])
+def test_pair_and_share_options_are_checked_before_any_tool_runs(hsm, capsys, args, message):
+    result = run(hsm, capsys, label="x", **args)
+    assert result["failed"] is True and message in result["msg"]
+    assert [value for kind, value in hsm.calls() if kind == "argv"] == []

@@ -507,6 +507,24 @@ class FakeCmu(Fake):
                      "0::%d\n%s\nfindAllKeys success on server %d(%s)\n" % (
                          index, host, len(entries), len(entries), ",".join(entries), index, host))
 
+    def cmd_getAttribute(self, args):
+        cluster = self.cluster(self.state["servers"][self.server])
+        key = cluster["keys"][args[0]]
+        self.out("Attribute Value on server %d(%s):\nOBJ_ATTR_CLASS\n0x04\nOBJ_ATTR_KEY_TYPE\n0x%02x\nOBJ_ATTR_TOKEN\n"
+                 "0x%02x\nOBJ_ATTR_LABEL\n%s\nOBJ_ATTR_ID\n%s\nOBJ_ATTR_VALUE_LEN\n0x%08x\nOBJ_ATTR_KCV\n%s\n"
+                 "OBJ_ATTR_EXTRACTABLE\n0x%02x\nOBJ_ATTR_ENCRYPT\n0x%02x\n" % (
+                     self.server, self.hosts[self.server], 31 if key.get("type", "aes") == "aes" else 16,
+                     0 if key.get("session") else 1, key["label"], key.get("id", ""), key.get("size", 32),
+                     key["kcv"], int(key.get("extractable", False)), int(key.get("encrypt", False))))
+
+    def cmd_getKeyInfo(self, args):
+        cluster = self.cluster(self.state["servers"][self.server])
+        key = cluster["keys"][args[1]]
+        self.out("Key Info on server %d(%s):\n        Token/Flash Key,\n        Owned by user %d\n" % (
+            self.server, self.hosts[self.server], cluster["users"][key["owner"]]["id"]))
+        if key.get("quorum"):
+            self.out("         %d Users need to approve to use/manage this key\n" % key["quorum"])
+
     def cmd_syncKey(self, args):
         # The reference leaves open whether syncKey asks to confirm: "sync_key_asks" makes it ask "always", or on
         # every call but the first ("after_first").
@@ -597,6 +615,14 @@ class FakeKmu(FakeCli):
                              int(key["extractable"])))
         self.out("got all attributes of size 444 attr cnt 17\nAttributes dumped into %s file\n" % args[-1])
         self.status("GetAttribute")
+
+    def kmu_getKeyInfo(self, cluster, args):
+        key = cluster["keys"][args[args.index("-k") + 1]]
+        self.out("       Cfm3GetKey returned: 0x00 : HSM Return: SUCCESS\n       Owned by user %d\n"
+                 % cluster["users"][key["owner"]]["id"])
+        if key["shared"]:
+            self.out("       also, shared to following %d user(s):\n" % len(key["shared"]))
+            self.out("".join("                %d\n" % cluster["users"][name]["id"] for name in key["shared"]))
 
     def kmu_genSymKey(self, cluster, args):
         handle = str(max([int(h) for h in cluster["keys"]] + [5]) + 1)

@@ -186,6 +186,28 @@ def test_sdk3_one_cmu_session_reads_every_server(hsm):
     assert_no_secret_in_argv(hsm)
 
 
+def test_sdk3_key_details_read_attributes_and_quorum_and_drop_session_keys(hsm):
+    state = hsm.state()
+    keys = state["clusters"]["c1"]["keys"]
+    keys["16"].update(quorum=2, encrypt=True, extractable=True)
+    keys["17"]["session"] = True
+    hsm.write(state)
+    session = get_driver("3", hsm.settings).open()
+    try:
+        session.login("admin", "admin", ADMIN_PW)
+        plain = session.read_view("0", keys=True).keys
+        detailed = session.read_view("0", keys=True, key_details=True).keys
+    finally:
+        session.close()
+    assert plain[0].key_class is None and len(plain) == 7
+    assert [k.reference for k in detailed] == [str(h) for h in [16] + list(range(18, 23))]
+    first = detailed[0]
+    assert (first.key_class, first.key_type, first.owner, first.quorum, first.token) == (
+        "secret-key", "aes", "alice", (2, 2), True)
+    assert first.attributes["encrypt"] is True and first.extractable is True and first.check_value == keys["16"]["kcv"]
+    assert detailed[1].quorum == (0, 0) and detailed[1].attributes["encrypt"] is False
+
+
 def test_sdk3_users_answer_caution_and_never_retry(hsm):
     session = get_driver("3", hsm.settings).open()
     try:

@@ -103,6 +103,16 @@ def test_find_all_keys_marks_and_hash():
     assert hashed == {0: [(8, "s"), (9, "s"), (11, None), (17, "s")]}
 
 
+def test_find_all_keys_wrapped_over_lines():
+    expected = [(8, "s"), (9, "s"), (17, None), (262162, "s"), (19, "o")]
+    assert sdk3.parse_find_all_keys(t.CMU_FIND_ALL_KEYS_WRAPPED) == {0: expected, 1: expected}
+
+
+def test_find_all_keys_wrapped_with_hash():
+    assert sdk3.parse_find_all_keys(t.CMU_FIND_ALL_KEYS_WRAPPED_HASH) == {
+        0: [(8, "s"), (9, "s"), (11, None), (17, "s")]}
+
+
 def test_kmu_list_users():
     assert sdk3.parse_kmu_users(t.KMU_LIST_USERS) == {"admin": 1, "app_user": 2, "alice": 3, "bob": 4, "trent": 5}
 
@@ -157,6 +167,16 @@ def test_find_key_handles_and_empty_forms():
     assert sdk3.parse_find_key(t.KMU_FIND_KEY_EMPTY) == []
     assert sdk3.parse_find_key("Total number of keys present: 0\n\tCfm3FindKey returned: 0x00 : HSM Return: "
                                "SUCCESS\n") == []
+
+
+def test_find_key_wrapped_over_lines():
+    handles = sdk3.parse_find_key(t.KMU_FIND_KEY_WRAPPED)
+    assert len(handles) == 18
+    assert handles[:3] == [6, 7, 8] and handles[-4:] == [524308, 524309, 524310, 524311]
+
+
+def test_find_key_wrapped_with_a_lone_last_handle():
+    assert sdk3.parse_find_key(t.KMU_FIND_KEY_WRAPPED_LONE) == [6, 7, 8, 9]
 
 
 def test_kmu_prompt():
@@ -253,3 +273,46 @@ def test_a_question_among_queued_answers_is_found(text, prompt):
 
 def test_a_prompt_inside_a_line_is_not_taken_for_the_end_of_an_answer():
     assert sdk3.match_next_prompt("on server 0(10.0.0.10) -> server 1 done\n") is None
+
+
+KMU_GET_KEY_INFO = """Command:  getKeyInfo -k 20
+       Cfm3GetKey returned: 0x00 : HSM Return: SUCCESS
+       Owned by user 3
+       also, shared to following 2 user(s):
+                4
+                5
+"""
+
+CMU_GET_KEY_INFO_QUORUM = """Key Info on server 0(10.0.0.1):
+        Token/Flash Key,
+        Owned by user 3
+         2 Users need to approve to use/manage this key
+"""
+
+
+def test_key_info_owner_shares_and_quorum():
+    assert sdk3.parse_key_info(KMU_GET_KEY_INFO) == (3, [4, 5], 0)
+    assert sdk3.parse_key_info(CMU_GET_KEY_INFO_QUORUM) == (3, [], 2)
+    assert sdk3.parse_key_info("Cfm3GetKey returned: 0xa8 : HSM Error: Invalid object handle")[0] is None
+
+
+def test_rsa_key_attributes_give_class_type_and_pair_link():
+    def attributes(key_class):
+        return {"OBJ_ATTR_CLASS": key_class, "OBJ_ATTR_KEY_TYPE": "0x00000000", "OBJ_ATTR_LABEL": "rsa_test",
+                "OBJ_ATTR_ID": "", "OBJ_ATTR_TOKEN": "0x01", "OBJ_ATTR_SIGN": "0x01", "OBJ_ATTR_EXTRACTABLE": "0x00",
+                "OBJ_ATTR_MODULUS": "0xc0ffee", "OBJ_ATTR_KCV": "0x29bbd1"}
+    public = sdk3.key_from_attributes("6", attributes("0x00000002"))
+    private = sdk3.key_from_attributes("7", attributes("0x00000003"))
+    assert (public.key_class, private.key_class, private.key_type) == ("public-key", "private-key", "rsa")
+    assert public.pair == private.pair and private.pair.startswith("rsa:")
+    assert private.token is True and private.extractable is False and private.attributes["sign"] is True
+
+
+def test_mofn_public_key_column_marks_quorum_users():
+    rows = ("Users on server 0(10.0.0.1):\nNumber of users found:2\n\n"
+            "    User Id             User Type       User Name            MofnPubKey    LoginFailureCnt         2FA\n"
+            "         1              CO              admin                YES               0                    NO\n"
+            "         3              CU              cu1                  NO                0                    NO\n")
+    users = sdk3.parse_list_users(rows)[0]
+    assert [(user.name, user.quorum) for user in users] == [("admin", True), ("cu1", False)]
+    assert sdk3.ClusterView("s0", users).quorum_enabled is True

@@ -169,3 +169,64 @@ def test_command_line_quotes_values_and_skips_unset_options():
     line = sdk5.command_line("key", "list", filter=sdk5.filter_words({"label": "a b", "key-reference": "0x1"}),
                              verbose=True, starting_token=None)
     assert line == "key list --filter key-reference=0x1 'attr.label=a b' --verbose"
+
+
+def _pair_entry(reference, key_class, modulus, token=True, shared=(), quorum=(0, 0)):
+    return {
+        "key-reference": reference,
+        "key-info": {"key-owners": [{"username": "cu1", "key-coverage": "full"}],
+                     "shared-users": [{"username": name, "key-coverage": "full"} for name in shared],
+                     "key-quorum-values": {"manage-key-quorum-value": quorum[0], "use-key-quorum-value": quorum[1]},
+                     "cluster-coverage": "full"},
+        "attributes": {"key-type": "rsa", "label": "signing", "id": "0x", "check-value": "0x29bbd1",
+                       "class": key_class, "token": token, "encrypt": False, "decrypt": False, "sign": True,
+                       "verify": False, "extractable": False, "modulus": modulus, "modulus-size-bits": 2048,
+                       "public-exponent": "0x010001", "key-length-bytes": 256},
+    }
+
+
+def test_key_pair_members_share_one_pair_link():
+    public = sdk5.parse_key(_pair_entry("0x06", "public-key", "0xC0FFEE"))
+    private = sdk5.parse_key(_pair_entry("0x07", "private-key", "0xc0ffee", shared=["cu2"], quorum=(2, 1)))
+    other = sdk5.parse_key(_pair_entry("0x08", "private-key", "0xc0ffef"))
+    assert public.pair == private.pair != other.pair and public.pair.startswith("rsa:")
+    assert (private.key_class, private.shared, private.quorum, private.token) == ("private-key", ("cu2",), (2, 1), True)
+    assert private.attributes["sign"] is True and private.attributes["decrypt"] is False
+    assert "modulus" not in private.attributes  # the pair link stands for it
+    described = private.to_dict()
+    assert described["pair"] == public.pair and described["quorum_values"] == [2, 1]
+
+
+def test_secret_keys_have_no_pair_link_and_inconsistent_values_none():
+    entry = _pair_entry("0x09", "private-key", "inconsistent")
+    assert sdk5.parse_key(entry).pair is None
+    secret = dict(entry, attributes=dict(entry["attributes"], **{"key-type": "aes", "class": "secret-key"}))
+    assert sdk5.parse_key(secret).pair is None
+
+
+def test_key_listing_leaves_session_keys_out():
+    class Listing(sdk5.Sdk5Session):
+        def __init__(self):  # pylint: disable=super-init-not-called
+            self.lines = []
+
+        def _target_option(self, target):
+            return None
+
+        def run(self, line, secret=None):
+            self.lines.append(line)
+            return 0, {"matched_keys": [_pair_entry("0x06", "private-key", "0x01"),
+                                        _pair_entry("0x0a", "secret-key", "0x02", token=False)],
+                       "total_key_count": 2, "returned_key_count": 2}
+
+    assert [key.reference for key in Listing().list_keys(None)] == ["0x06"]
+
+
+def test_user_with_a_quorum_key_marks_the_cluster_quorum_enabled():
+    users = sdk5.parse_users({"users": [
+        {"username": "admin", "role": "admin", "locked": "false", "mfa": [],
+         "quorum": [{"strategy": "token-sign", "status": "enabled"}], "cluster-coverage": "full"},
+        {"username": "cu1", "role": "crypto-user", "locked": "false", "mfa": [], "quorum": [],
+         "cluster-coverage": "full"}]})
+    assert [user.quorum for user in users] == [True, False]
+    assert sdk5.ClusterView("c", users).quorum_enabled is True
+    assert sdk5.ClusterView("c", users[1:]).quorum_enabled is False

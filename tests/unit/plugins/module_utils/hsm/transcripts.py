@@ -726,3 +726,54 @@ KMU_GEN_SYM_KEY_NEX = r"""Command: genSymKey -t 31 -s 32 -l aes256 -nex
 
 Command: exit
 """
+
+# Long lists wrapped over several lines, every piece but the last ending with a comma (the form a real findKey
+# printed for 18 keys under one label; the first line is shortened here).
+KMU_FIND_KEY_WRAPPED = r"""Command: findKey -c 4 -l shared-label
+Total number of keys present 18
+ number of keys matched from start index 0::17
+6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 262150, 524300, 524308,
+524309, 524310, 524311
+        Cluster Error Status
+        Node id 1 and err state 0x00000000 : HSM Return: SUCCESS
+        Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
+        Cfm3FindKey returned: 0x00 : HSM Return: SUCCESS
+"""
+
+# The same wrapping with a lone handle on the last line.
+KMU_FIND_KEY_WRAPPED_LONE = r"""Command: findKey -l app
+Total number of keys present 4
+ number of keys matched from start index 0::3
+6, 7, 8,
+9
+        Cluster Error Status
+        Node id 0 and err state 0x00000000 : HSM Return: SUCCESS
+        Cfm3FindKey returned: 0x00 : HSM Return: SUCCESS
+"""
+
+CMU_FIND_ALL_KEYS_WRAPPED = r"""aws-cloudhsm> findAllKeys 4 0
+Keys on server 0(10.0.0.1):
+Number of keys found 5
+number of keys matched from start index 0::5
+8(s),9(s),17,
+262162(s),19(o)
+findAllKeys success on server 0(10.0.0.1)
+Keys on server 1(10.0.0.2):
+Number of keys found 5
+number of keys matched from start index 0::5
+8(s),9(s),17,
+262162(s),
+19(o)
+findAllKeys success on server 1(10.0.0.2)
+"""
+
+CMU_FIND_ALL_KEYS_WRAPPED_HASH = r"""aws-cloudhsm> findAllKeys 6 1
+Keys on server 0(10.0.0.1):
+Number of keys found 4
+number of keys matched from start index 0::4
+8(s),9(s),
+11,17(s)
+Key Hash:
+55655676c95547fd4e82189a072ee1100eccfca6f10509077a0d6936a976bd49
+findAllKeys success on server 0(10.0.0.1)
+"""
