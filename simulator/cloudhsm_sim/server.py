@@ -25,7 +25,7 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
-from . import __version__, events, faults
+from . import __version__, events, faults, regions
 from . import controlplane
 from .controlplane import transitions
 
@@ -126,8 +126,8 @@ def _fault_response(kind, service, json_protocol):
     return status, headers, body
 
 
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-                500: "Internal Server Error", 503: "Service Unavailable"}
+_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def _respond(start_response, status, body, headers=None):
@@ -188,12 +188,17 @@ class SimulatorApp:
         service, operation, region = describe_request(environ, body)
         entry = dict(time=time.time(), service=service, operation=operation, region=region,
                      mutating=is_mutating(operation), status=None, fault=None)
+        json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET")) or "json" in environ.get("CONTENT_TYPE", "")
+        if region and not regions.exists(region):
+            # moto has no backend for such a region and would answer an HTTP 500 page.
+            status, headers, payload = regions.refusal(region, service, json_protocol)
+            self.requests.add(**dict(entry, status=status))
+            return _respond(start_response, status, payload, headers)
         delay = faults.latency(service, operation)
         if delay:
             time.sleep(delay)
         kind = faults.decide(service, operation)
         if kind is not None:
-            json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET")) or "json" in environ.get("CONTENT_TYPE", "")
             status, headers, payload = _fault_response(kind, service, json_protocol)
             self.requests.add(**dict(entry, status=status, fault=kind))
             return _respond(start_response, status, payload, headers)

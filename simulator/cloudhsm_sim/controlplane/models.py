@@ -437,7 +437,9 @@ def create_cluster(backend, hsm_type, subnet_ids, backup_retention_policy=None, 
 
 
 def _cluster_created(cluster):
-    cluster.state = "UNINITIALIZED"
+    # A cluster from a backup needs no initialization or activation: it is ACTIVE at once, still without HSMs
+    # (user guide, create-cluster-from-backup; Terraform's aws_cloudhsm_v2_cluster waits for ACTIVE).
+    cluster.state = "ACTIVE" if cluster.source_backup_id else "UNINITIALIZED"
     cluster.state_message = None
 
 
@@ -684,8 +686,10 @@ def create_hsm(backend, cluster_id, availability_zone, ip_address=None):
         )
         hsm = Hsm(cluster, hsm_id, subnet, eni, will_fail=faults.take_hsm_create_failure())
         cluster.hsms[hsm_id] = hsm
-        if cluster.state == "ACTIVE":
-            _new_backup(backend, cluster)  # adding an HSM to an active cluster makes a backup
+        if cluster.state == "ACTIVE" and cluster.active_hsms():
+            # Adding an HSM to an active cluster makes a backup; with no ACTIVE HSM (a cluster restored from a
+            # backup getting its first HSMs) there is nothing new to back up.
+            _new_backup(backend, cluster)
         _schedule(hsm, "hsm_create", lambda b: _hsm_created(cluster, hsm))
         _emit("hsm_created", cluster.account, cluster.region, cluster_id=cluster_id, hsm_id=hsm_id, eni_ip=hsm.eni_ip,
               availability_zone=hsm.availability_zone)
@@ -724,13 +728,8 @@ def _hsm_created(cluster, hsm):
         hsm.state, hsm.state_message = "DEGRADED", HSM_CREATE_FAILED
         return
     hsm.state, hsm.state_message = "ACTIVE", "HSM created."
-    if cluster.state == "UNINITIALIZED":
-        if cluster.source_backup_id:
-            # A cluster made from a backup needs no initialization or activation: its first HSM brings it up.
-            cluster.state = "ACTIVE"
-            cluster.state_message = None
-        elif cluster.identity is None:
-            cluster.identity = certs.HsmIdentity(cluster.hsm_type, cluster.mode)
+    if cluster.awaiting_initialization() and cluster.identity is None:
+        cluster.identity = certs.HsmIdentity(cluster.hsm_type, cluster.mode)
 
 
 def delete_hsm(backend, cluster_id, hsm_id=None, eni_id=None, eni_ip=None):
@@ -930,9 +929,11 @@ def copy_backup_to_region(backend, destination_region, backup_id, tag_list=None)
                 "Backup '{0}' is {1}; only a READY backup can be copied".format(backup_id, backup.state)
             )
         _check_tags(tag_list)
+        # botocore's model: with TagList only those tags; without, the service copies the source backup's tags.
+        tags = tag_list if tag_list else backup.tags
         destination = backend_for(backend.account_id, destination_region)
         copy = Backup(destination, backup.cluster_id, backup.hsm_type, backup.mode, backup.cluster_certificate,
-                      backup.trust_anchor, tags=tag_list or (), source=backup)
+                      backup.trust_anchor, tags=tags, source=backup)
         destination.backups[copy.backup_id] = copy
         _schedule(copy, "backup_copy", lambda b: _backup_ready(copy))
         _emit("backup_copied", copy.account, copy.region, cluster_id=backup.cluster_id, source_backup_id=backup_id,
