@@ -310,7 +310,7 @@ class AdminApi:
         payload = dict(payload)
         degrade = payload.pop("degrade_hsms", [])
         settings = faults.configure(**payload)
-        degraded = [faults.degrade_hsm(hsm_id) for hsm_id in degrade]
+        degraded = [controlplane.degrade_hsm(hsm_id) for hsm_id in degrade]
         return 200, {"faults": settings, "degraded": degraded}
 
     def clear_faults(self, **_):
@@ -338,7 +338,7 @@ class AdminApi:
         return 200, {"hsm": hsm}
 
     def degrade(self, hsm_id, payload, **_):
-        return 200, {"hsm": faults.degrade_hsm(hsm_id, payload.get("message", "HSM is degraded."))}
+        return 200, {"hsm": controlplane.degrade_hsm(hsm_id, payload.get("message", "HSM is degraded."))}
 
     def reset(self, **_):
         controlplane.reset()
@@ -383,6 +383,7 @@ def build_app():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     controlplane.install()
+    controlplane.set_hsm_create_failure_hook(faults.take_hsm_create_failure)
     kms = _optional("kms")  # custom key stores on the simulated clusters, when present
     if kms is not None:
         kms.install()
