@@ -20,13 +20,12 @@ def _no_creation_failure():
 
 
 # Whether the HSM being created now ends DEGRADED; the fault injector installs its own (set_creation_failure_hook).
-_creation_fails = _no_creation_failure
+_hooks = {"creation_fails": _no_creation_failure}
 
 
 def set_creation_failure_hook(hook):
     """Install a callable deciding, for each new HSM, whether it ends DEGRADED (None: never)."""
-    global _creation_fails
-    _creation_fails = hook or _no_creation_failure
+    _hooks["creation_fails"] = hook or _no_creation_failure
 
 
 class Hsm:
@@ -122,7 +121,7 @@ def create_hsm(backend, cluster_id, availability_zone, ip_address=None):
             group_ids=[cluster.security_group],
             description="CloudHSM ENI for HSM {0} of cluster {1}".format(hsm_id, cluster_id),
         )
-        hsm = Hsm(cluster, hsm_id, subnet, eni, will_fail=bool(_creation_fails()))
+        hsm = Hsm(cluster, hsm_id, subnet, eni, will_fail=bool(_hooks["creation_fails"]()))
         cluster.hsms[hsm_id] = hsm
         if cluster.state == "ACTIVE" and cluster.active_hsms():
             # Adding an HSM to an active cluster makes a backup; with no ACTIVE HSM (a cluster restored from a
