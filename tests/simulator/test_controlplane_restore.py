@@ -6,6 +6,8 @@
 - a request for a region that does not exist gets an AWS-style client error naming the region, not an HTTP 500.
 """
 
+import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -24,8 +26,6 @@ def _describe(client, cluster_id):
 
 
 def _wait(check, timeout=10):
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -83,8 +83,12 @@ def test_restored_cluster_is_active_without_hsms_and_takes_all_zones_at_once(sim
     zones = [s["AvailabilityZone"] for s in west_subnets]
     created = [west.create_hsm(ClusterId=restored["ClusterId"], AvailabilityZone=zone)["Hsm"] for zone in zones]
     assert [h["State"] for h in created] == ["CREATE_IN_PROGRESS"] * 3
-    grown = _wait(lambda: (lambda c: c if [h["State"] for h in c["Hsms"]] == ["ACTIVE"] * 3 else None)(
-        _describe(west, restored["ClusterId"])))
+
+    def all_active():
+        cluster = _describe(west, restored["ClusterId"])
+        return cluster if [h["State"] for h in cluster["Hsms"]] == ["ACTIVE"] * 3 else None
+
+    grown = _wait(all_active)
     assert grown["State"] == "ACTIVE" and sorted(h["AvailabilityZone"] for h in grown["Hsms"]) == sorted(zones)
 
     # Every new HSM holds the backup's users and key, under the source's masking key.
