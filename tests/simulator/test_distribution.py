@@ -80,7 +80,7 @@ def test_wheel_installs_and_the_walkthrough_runs_as_written(tmp_path):
     process = subprocess.Popen(["bash", "-euo", "pipefail", "-c", walkthrough()], cwd=str(work), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        output, _ = process.communicate(timeout=180)
+        output = process.communicate(timeout=180)[0]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -200,7 +200,7 @@ def copy_backup_to_region(backend, destination_region, backup_id, tag_list=None)
         destination.backups[copy.backup_id] = copy
         schedule(copy, "backup_copy", lambda b: _backup_ready(copy))
         emit("backup_copied", copy.account, copy.region, cluster_id=backup.cluster_id, source_backup_id=backup_id,
-              source_region=source_region, backup_id=copy.backup_id)
+             source_region=source_region, backup_id=copy.backup_id)
         # The response names the source only: the copy's id is found with DescribeBackups(sourceBackupIds).
         return {
             "CreateTimestamp": backup.create_timestamp,
@@ -231,5 +231,3 @@ def shared_with(owner_backend, backup, account_id):
                          "arn:aws-us-gov:iam::{0}:root".format(account_id)):
                 return True
     return False
-
-

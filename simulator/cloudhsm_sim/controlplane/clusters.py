@@ -140,7 +140,7 @@ def create_cluster(backend, hsm_type, subnet_ids, backup_retention_policy=None, 
         backend.clusters[cluster.cluster_id] = cluster
         schedule(cluster, "cluster_create", lambda _backend: _cluster_created(cluster))
         emit("cluster_created", cluster.account, cluster.region, cluster_id=cluster.cluster_id, hsm_type=hsm_type,
-              mode=mode, source_backup_id=cluster.source_backup_id)
+             mode=mode, source_backup_id=cluster.source_backup_id)
         return cluster.to_api()
 
 
@@ -353,5 +353,3 @@ def activate(backend, cluster):
         cluster.state_message = None
         new_backup(backend, cluster)
         return cluster.to_api()
-
-

@@ -129,7 +129,7 @@ def create_hsm(backend, cluster_id, availability_zone, ip_address=None):
             new_backup(backend, cluster)
         schedule(hsm, "hsm_create", lambda b: _hsm_created(cluster, hsm))
         emit("hsm_created", cluster.account, cluster.region, cluster_id=cluster_id, hsm_id=hsm_id, eni_ip=hsm.eni_ip,
-              availability_zone=hsm.availability_zone)
+             availability_zone=hsm.availability_zone)
         return hsm.to_api()
 
 
@@ -199,7 +199,7 @@ def delete_hsm(backend, cluster_id, hsm_id=None, eni_id=None, eni_ip=None):
         hsm.state, hsm.state_message = "DELETE_IN_PROGRESS", None
         schedule(hsm, "hsm_delete", lambda b: _hsm_deleted(b, cluster, hsm))
         emit("hsm_deleted", cluster.account, cluster.region, cluster_id=cluster_id, hsm_id=hsm.hsm_id,
-              eni_ip=hsm.eni_ip)
+             eni_ip=hsm.eni_ip)
         return hsm.hsm_id
 
 
@@ -223,5 +223,3 @@ def set_hsm_degraded(hsm_id, message):
         hsm.pending = None
         hsm.state, hsm.state_message = "DEGRADED", message
         return hsm.to_api()
-
-

@@ -55,5 +55,3 @@ def delete_resource_policy(backend, resource_arn):
         if policy is not None:
             result["Policy"] = policy
         return result
-
-

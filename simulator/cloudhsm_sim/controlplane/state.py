@@ -215,5 +215,3 @@ def paginate(items, next_token, max_results, limit):
     if start + max_results < len(items):
         following = base64.urlsafe_b64encode(json.dumps({"offset": start + max_results}).encode()).decode("ascii")
     return page, following
-
-

@@ -40,5 +40,3 @@ def untag_resource(backend, resource_id, tag_key_list):
         advance(backend)
         resource = _tagged(backend, resource_id)
         resource.tags = [tag for tag in resource.tags if tag["Key"] not in set(tag_key_list or ())]
-
-
