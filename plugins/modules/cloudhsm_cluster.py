@@ -69,7 +69,9 @@ options:
     description:
       - Create the cluster from this backup (an id, or an ARN for a backup of another account). The backup must
         be in the cluster's region and V(READY).
-      - A cluster created from a backup needs no initialization or activation; add an HSM to it.
+      - A cluster created from a backup needs no initialization or activation. AWS makes it V(ACTIVE) with no HSM,
+        so it takes all its HSMs at once (M(hsmops.cloudhsm.cloudhsm_hsm)); the module waits for V(ACTIVE), and
+        also accepts V(UNINITIALIZED) should the cluster report that until its first HSM.
     type: str
   backup_retention_days:
     description:
@@ -231,7 +233,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wa
 
 DEFAULT_HSM_TYPE = "hsm2m.medium"
 HSM_TYPE_PATTERN = re.compile(r"^(p|)hsm[0-9][a-z.]*\.[a-zA-Z]+$")
-# States a cluster settles in after creation (UNINITIALIZED for a new cluster; clones may go further).
+# States a cluster settles in after creation: UNINITIALIZED for a new cluster, ACTIVE for one from a backup (or
+# UNINITIALIZED until its first HSM, should a cluster from a backup report that).
 SETTLED_AFTER_CREATE = ("UNINITIALIZED", "INITIALIZED", "ACTIVE")
 # Transitional states worth waiting out before changing anything.
 TRANSITIONAL = {
@@ -564,7 +567,9 @@ def diff_view(cluster):
         "mode": cluster.get("Mode"),
         "backup_retention_days": retention_days(cluster),
         "tags": boto3_tag_list_to_ansible_dict(cluster.get("TagList") or []),
-        "initialized": cluster.get("State") not in (None, "CREATE_IN_PROGRESS", "UNINITIALIZED"),
+        # A cluster from a backup carries its source's certificate: it is initialized whatever state it reports.
+        "initialized": bool(cluster.get("SourceBackupId"))
+        or cluster.get("State") not in (None, "CREATE_IN_PROGRESS", "UNINITIALIZED"),
     }
 
 

@@ -19,8 +19,10 @@ description:
     duplicated. HSMs being deleted do not count.
   - A cluster that is not yet V(ACTIVE) (uninitialized, or initialized but not activated) takes exactly one HSM.
     Asking for more creates the first and fails with a message explaining that the rest can be added after
-    activation, or, with O(before_activation=create_one), creates the first and warns. A cluster created from a
-    backup becomes V(ACTIVE) with its first HSM, so the rest are added in the same run when O(wait=true).
+    activation, or, with O(before_activation=create_one), creates the first and warns.
+  - A cluster created from a backup is V(ACTIVE) before it has any HSM, so all its HSMs are created at once (one
+    CreateHsm call per HSM, then one wait for all). Should such a cluster report V(UNINITIALIZED) instead, its first
+    HSM is created, and the rest in the same run once that HSM and the cluster are V(ACTIVE) (with O(wait=true)).
   - Removes HSMs by O(hsm_id), O(eni_id) or O(eni_ip) with O(state=absent), or by shrinking
     O(availability_zones) or O(count).
 author:
@@ -359,8 +361,10 @@ class HsmTask:
             cluster = self.wait_hsms([new_id] if new_id else [], False, cluster)
             if total_wanted == 1:
                 return cluster
-            if cluster.get("State") != "ACTIVE" or self.module.check_mode:
-                # a clone turns ACTIVE with its first HSM; any other cluster must be activated first
+            # A cluster from a backup that reports UNINITIALIZED (not how AWS makes one, which is ACTIVE at once)
+            # turns ACTIVE with its first HSM; any other cluster must be initialized and activated first.
+            restored_in_check_mode = self.module.check_mode and cluster.get("SourceBackupId")
+            if not restored_in_check_mode and (cluster.get("State") != "ACTIVE" or self.module.check_mode):
                 self.refuse_more(cluster, total_wanted, "%s was created" % new_id if new_id else "one would be created")
                 return cluster
             additions = additions[1:]

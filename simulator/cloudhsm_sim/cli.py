@@ -7,11 +7,14 @@ import sys
 import urllib.error
 import urllib.request
 
+from . import __version__
+
 ENDPOINT_ENV = "CLOUDHSM_SIM_ENDPOINT"
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="cloudhsm-sim", description="A local simulator of AWS CloudHSM.")
+    parser.add_argument("--version", action="version", version="cloudhsm-sim " + __version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the control plane, admin API and HSMs on one loopback endpoint")
@@ -26,6 +29,9 @@ def _parser():
     package = commands.add_parser("package", help="build the emulated client SDK as a .deb package")
     package.add_argument("--sdk", choices=["3", "5"], required=True)
     package.add_argument("--out", required=True, help="directory to write the package to")
+    package.add_argument("--endpoint", default=None,
+                         help="simulator URL the installed tools reach (etc/simulator-endpoint); default: none, "
+                              "set $CLOUDHSM_SIM_ENDPOINT or write that file after installing")
 
     admin = commands.add_parser("admin", help="call the admin API of a running simulator")
     admin.add_argument("--endpoint", default=None,
@@ -153,7 +159,7 @@ def main(argv=None):
     if args.command == "package":
         from .packaging import build_package
 
-        print(build_package(args.sdk, args.out))
+        print(build_package(args.sdk, args.out, endpoint=args.endpoint))
         return 0
     return _admin(args)
 

@@ -5,7 +5,9 @@ API faults apply to AWS API requests in server mode (``cloudhsm-sim serve``), fo
 ``services`` (default: cloudhsmv2 only) and, if ``operations`` is not empty, only those operations. A request
 first consumes ``throttle_next`` / ``error_next`` (exact counts), then the ``throttle_rate`` / ``error_rate``
 probabilities apply, drawn from a generator seeded with ``seed`` (so a seeded run is repeatable).
-The data plane asks ``hsm_unresponsive(eni_ip)`` before answering for an HSM.
+The data plane asks ``hsm_unresponsive(eni_ip)`` before answering for an HSM. This module knows nothing of the
+control plane: the server installs ``take_hsm_create_failure`` as the control plane's HSM-creation hook
+(``controlplane.set_hsm_create_failure_hook``), and turns HSMs DEGRADED through ``controlplane.degrade_hsm``.
 """
 
 import random
@@ -140,17 +142,3 @@ def take_hsm_create_failure():
             _settings["hsm_create_failures"] -= 1
             return True
         return False
-
-
-def degrade_hsm(hsm_id, message="HSM is degraded."):
-    """Turn an existing HSM DEGRADED (control-plane state); it stays so until it is deleted."""
-    from .controlplane import degrade_hsm as degrade
-
-    return degrade(hsm_id, message)
-
-
-def slow_transitions(seconds):
-    """Make every control-plane transition take this many seconds (see controlplane.transitions)."""
-    from .controlplane import transitions
-
-    return transitions.set_seconds(all_seconds=seconds)

@@ -25,7 +25,7 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
-from . import __version__, events, faults
+from . import __version__, events, faults, regions
 from . import controlplane
 from .controlplane import transitions
 
@@ -126,8 +126,8 @@ def _fault_response(kind, service, json_protocol):
     return status, headers, body
 
 
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-                500: "Internal Server Error", 503: "Service Unavailable"}
+_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def _respond(start_response, status, body, headers=None):
@@ -188,12 +188,17 @@ class SimulatorApp:
         service, operation, region = describe_request(environ, body)
         entry = dict(time=time.time(), service=service, operation=operation, region=region,
                      mutating=is_mutating(operation), status=None, fault=None)
+        json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET")) or "json" in environ.get("CONTENT_TYPE", "")
+        if region and not regions.exists(region):
+            # moto has no backend for such a region and would answer an HTTP 500 page.
+            status, headers, payload = regions.refusal(region, service, json_protocol)
+            self.requests.add(**dict(entry, status=status))
+            return _respond(start_response, status, payload, headers)
         delay = faults.latency(service, operation)
         if delay:
             time.sleep(delay)
         kind = faults.decide(service, operation)
         if kind is not None:
-            json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET")) or "json" in environ.get("CONTENT_TYPE", "")
             status, headers, payload = _fault_response(kind, service, json_protocol)
             self.requests.add(**dict(entry, status=status, fault=kind))
             return _respond(start_response, status, payload, headers)
@@ -305,7 +310,7 @@ class AdminApi:
         payload = dict(payload)
         degrade = payload.pop("degrade_hsms", [])
         settings = faults.configure(**payload)
-        degraded = [faults.degrade_hsm(hsm_id) for hsm_id in degrade]
+        degraded = [controlplane.degrade_hsm(hsm_id) for hsm_id in degrade]
         return 200, {"faults": settings, "degraded": degraded}
 
     def clear_faults(self, **_):
@@ -333,7 +338,7 @@ class AdminApi:
         return 200, {"hsm": hsm}
 
     def degrade(self, hsm_id, payload, **_):
-        return 200, {"hsm": faults.degrade_hsm(hsm_id, payload.get("message", "HSM is degraded."))}
+        return 200, {"hsm": controlplane.degrade_hsm(hsm_id, payload.get("message", "HSM is degraded."))}
 
     def reset(self, **_):
         controlplane.reset()
@@ -378,6 +383,7 @@ def build_app():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     controlplane.install()
+    controlplane.set_hsm_create_failure_hook(faults.take_hsm_create_failure)
     kms = _optional("kms")  # custom key stores on the simulated clusters, when present
     if kms is not None:
         kms.install()

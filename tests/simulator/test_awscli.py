@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 # The CLI installed next to this Python (awscli is in requirements-dev.txt), else the one on PATH.
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
@@ -59,9 +60,27 @@ def test_clone_flow_with_the_aws_cli(sim, ca, tmp_path):
     assert "BackupId" not in copied
     west = sim.client("us-west-2")
     copy = west.describe_backups(Filters={"sourceBackupIds": [backup_id]})["Backups"][0]
-    west_subnets = sim.subnets("us-west-2", 1)
+    west_subnets = sim.subnets("us-west-2", 2)
     clone = aws(sim, "us-west-2", "cloudhsmv2", "create-cluster", "--hsm-type", "hsm2m.medium",
-                "--subnet-ids", west_subnets[0]["SubnetId"], "--source-backup-id", copy["BackupId"])["Cluster"]
+                "--subnet-ids", *[s["SubnetId"] for s in west_subnets], "--source-backup-id", copy["BackupId"])["Cluster"]
     assert clone["SourceBackupId"] == copy["BackupId"] and clone["Mode"] == "FIPS"
+    assert clone["State"] == "CREATE_IN_PROGRESS"
     assert isinstance(clone["CreateTimestamp"], (int, float))  # epoch seconds on the wire, as AWS sends them
-    assert sim.wait_cluster(west, clone["ClusterId"], "UNINITIALIZED")["SourceBackupId"] == copy["BackupId"]
+    # The user guide: a cluster from a backup needs no initialization or activation; it is ACTIVE before any HSM.
+    sim.wait_cluster(west, clone["ClusterId"], "ACTIVE")
+    seen = aws(sim, "us-west-2", "cloudhsmv2", "describe-clusters",
+               "--filters", "clusterIds=" + clone["ClusterId"])["Clusters"][0]
+    assert seen["State"] == "ACTIVE" and seen["Hsms"] == [] and seen["SourceBackupId"] == copy["BackupId"]
+    # Being ACTIVE, it takes an HSM in each of its zones at once.
+    for subnet in west_subnets:
+        hsm = aws(sim, "us-west-2", "cloudhsmv2", "create-hsm", "--cluster-id", clone["ClusterId"],
+                  "--availability-zone", subnet["AvailabilityZone"])["Hsm"]
+        assert hsm["State"] == "CREATE_IN_PROGRESS"
+    deadline = time.monotonic() + 10
+    while True:
+        seen = aws(sim, "us-west-2", "cloudhsmv2", "describe-clusters",
+                   "--filters", "clusterIds=" + clone["ClusterId"])["Clusters"][0]
+        if [h["State"] for h in seen["Hsms"]] == ["ACTIVE", "ACTIVE"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert seen["State"] == "ACTIVE" and [h["State"] for h in seen["Hsms"]] == ["ACTIVE", "ACTIVE"]

@@ -60,3 +60,12 @@ def test_every_operation_answers_with_a_modeled_result(sim, operation):
     expected = "CloudHsmInvalidRequestException" if operation == "CreateCluster" else "CloudHsmResourceNotFoundException"
     with pytest.raises(getattr(client.exceptions, expected)):
         method(**requests[operation])
+
+
+def test_faults_do_not_import_the_control_plane():
+    """Faults reach the control plane through a hook the server installs, never by importing it (no import circle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, cloudhsm_sim.faults; sys.exit('cloudhsm_sim.controlplane' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -44,15 +44,17 @@ def test_copy_to_two_regions_and_clone(sim, ca):
     assert clone["SourceBackupId"] == copy["BackupId"]
     assert clone["Mode"] == "FIPS"  # inherited from the backup
     assert clone["Certificates"] == {"ClusterCertificate": source["Certificates"]["ClusterCertificate"]}
-    uninitialized = sim.wait_cluster(west, clone["ClusterId"], "UNINITIALIZED")
-    assert "ClusterCsr" not in uninitialized["Certificates"]
+    # A cluster from a backup is ACTIVE with no HSM (nothing to initialize or activate).
+    restored = sim.wait_cluster(west, clone["ClusterId"], "ACTIVE")
+    assert restored["Hsms"] == [] and "ClusterCsr" not in restored["Certificates"]
     with pytest.raises(west.exceptions.CloudHsmInvalidRequestException) as raised:
         west.initialize_cluster(ClusterId=clone["ClusterId"], SignedCert="x", TrustAnchor="y")
     assert "created from backup" in raised.value.response["Error"]["Message"]
     west.create_hsm(ClusterId=clone["ClusterId"], AvailabilityZone=subnets[0]["AvailabilityZone"])
     active = sim.wait_cluster(west, clone["ClusterId"], "ACTIVE")
     assert active["Hsms"][0]["State"] == "ACTIVE"
-    # Adding an HSM to the now active clone takes a backup there.
+    # Its first HSM had nothing to back up; adding one to the clone with an ACTIVE HSM takes a backup there.
+    assert _backups(west, clusterIds=[clone["ClusterId"]]) == []
     west.create_hsm(ClusterId=clone["ClusterId"], AvailabilityZone=subnets[1]["AvailabilityZone"])
     assert len(_backups(west, clusterIds=[clone["ClusterId"]])) == 1
 

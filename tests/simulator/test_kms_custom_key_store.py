@@ -406,9 +406,17 @@ def test_repoint_needs_two_active_hsms_and_an_active_cluster(lab):
     with pytest.raises(ClientError) as too_few:
         lab.kms().update_custom_key_store(CustomKeyStoreId=store_id, CloudHsmClusterId=one_hsm)
     assert error_code(too_few) == "CloudHsmClusterInvalidConfigurationException"
-    no_hsm = lab.restore(cluster_id, hsms=0)  # UNINITIALIZED until its first HSM is up
-    with pytest.raises(ClientError) as inactive:
+    no_hsm = lab.restore(cluster_id, hsms=0)  # ACTIVE at once, as AWS makes a cluster from a backup, but no HSM
+    with pytest.raises(ClientError) as empty:
         lab.kms().update_custom_key_store(CustomKeyStoreId=store_id, CloudHsmClusterId=no_hsm)
+    assert error_code(empty) == "CloudHsmClusterInvalidConfigurationException"
+    controlplane.transitions.set_seconds({"cluster_create": 3600})
+    try:
+        creating = lab.restore(cluster_id, hsms=0)  # still CREATE_IN_PROGRESS
+    finally:
+        controlplane.transitions.reset()
+    with pytest.raises(ClientError) as inactive:
+        lab.kms().update_custom_key_store(CustomKeyStoreId=store_id, CloudHsmClusterId=creating)
     assert error_code(inactive) == "CloudHsmClusterNotActiveException"
     assert lab.describe(store_id)["CloudHsmClusterId"] == cluster_id
 

@@ -17,6 +17,7 @@ __all__ = [
     "find_hsm_by_ip",
     "describe_cluster",
     "degrade_hsm",
+    "set_hsm_create_failure_hook",
     "advance",
     "reset",
     "SimulatorError",
@@ -76,6 +77,11 @@ def describe_cluster(cluster_id):
 def degrade_hsm(hsm_id, message="HSM is degraded."):
     """Turn an HSM DEGRADED; it stays so until deleted, as on the real service."""
     return models.set_hsm_degraded(hsm_id, message)
+
+
+def set_hsm_create_failure_hook(hook):
+    """Install a callable that says, for each new HSM, whether it ends DEGRADED (the fault injector's, in the server)."""
+    models.set_creation_failure_hook(hook)
 
 
 def advance():

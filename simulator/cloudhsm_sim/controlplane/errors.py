@@ -36,6 +36,12 @@ class ResourceLimitExceeded(CloudHsmError):
     code = "CloudHsmResourceLimitExceededException"
 
 
+class RegionUnavailable(CloudHsmError):
+    """A request signed for a region without CloudHSM: the client error AWS gives for a bad credential scope."""
+
+    code = "InvalidSignatureException"
+
+
 class SimulatorError(Exception):
     """Raised by the simulator's own Python functions (activation, backups on demand) on a bad request."""
 

@@ -8,10 +8,12 @@ nulls). Modeled errors propagate as ServiceException subclasses; a 5xx one gets 
 import functools
 import json
 
+from moto.cloudhsmv2.models import cloudhsmv2_backends
 from moto.core.responses import ActionResult
 
+from .. import regions
 from . import models
-from .errors import CloudHsmError, InvalidRequest
+from .errors import CloudHsmError, InvalidRequest, RegionUnavailable
 
 PAGE_LIMITS = {"DescribeClusters": 25, "DescribeBackups": 50, "ListTags": 100}
 
@@ -26,6 +28,9 @@ def _handler(function):
         try:
             if not isinstance(params, dict):
                 raise InvalidRequest("The request body must be a JSON object")
+            if self.region not in cloudhsmv2_backends[self.current_account]:
+                # moto has no cloudhsmv2 backend there and would answer an HTTP 500 page.
+                raise RegionUnavailable(regions.message(self.region, "cloudhsmv2"))
             return ActionResult(function(self.cloudhsmv2_backend, params))
         except CloudHsmError as error:
             if error.status == 400:

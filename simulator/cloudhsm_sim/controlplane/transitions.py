@@ -8,7 +8,7 @@ import threading
 
 # name -> (from state, to state), for documentation and validation of names.
 TRANSITIONS = {
-    "cluster_create": ("CREATE_IN_PROGRESS", "UNINITIALIZED"),
+    "cluster_create": ("CREATE_IN_PROGRESS", "UNINITIALIZED (ACTIVE for a cluster from a backup)"),
     "cluster_initialize": ("INITIALIZE_IN_PROGRESS", "INITIALIZED"),
     "cluster_modify": ("MODIFY_IN_PROGRESS / ROLLBACK_IN_PROGRESS", "ACTIVE"),
     "cluster_delete": ("DELETE_IN_PROGRESS", "DELETED"),

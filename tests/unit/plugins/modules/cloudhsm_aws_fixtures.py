@@ -214,3 +214,29 @@ def initialized_cluster(subnets, name="primary", activate=True, region=REGION):
     if activate:
         controlplane.activate_cluster(cluster_id)
     return cluster_id
+
+
+@pytest.fixture
+def restored_uninitialized(aws, monkeypatch):
+    """The older shape of a cluster from a backup: UNINITIALIZED until its first HSM is ACTIVE, then ACTIVE.
+
+    AWS makes such a cluster ACTIVE with no HSM (as the simulator does); the collection still accepts a cluster that
+    reports the older shape, and these tests show it.
+    """
+    from cloudhsm_sim.controlplane import clusters, hsms
+
+    cluster_created, hsm_created = clusters._cluster_created, hsms._hsm_created
+
+    def created_uninitialized(cluster):
+        cluster_created(cluster)
+        if cluster.source_backup_id:
+            cluster.state = "UNINITIALIZED"
+
+    def first_hsm_activates(cluster, hsm):
+        hsm_created(cluster, hsm)
+        if cluster.source_backup_id and cluster.state == "UNINITIALIZED" and hsm.state == "ACTIVE":
+            cluster.state = "ACTIVE"
+
+    monkeypatch.setattr(clusters, "_cluster_created", created_uninitialized)
+    monkeypatch.setattr(hsms, "_hsm_created", first_hsm_activates)
+    return aws

@@ -79,16 +79,16 @@ def test_unknown_backup_is_a_clear_error(aws, capsys):
 
 def _copies_of_different_ages(aws, monkeypatch, cluster_id, ages_in_days):
     """Backups of cluster_id taken ages_in_days ago, each copied to us-west-2; returns {age: copy id}."""
-    from cloudhsm_sim.controlplane import models
+    from cloudhsm_sim.controlplane import state
 
     source = client("cloudhsmv2")
     copies = {}
     real_now = time.time()
     for age in ages_in_days:
-        monkeypatch.setattr(models, "_now", lambda age=age: real_now - age * DAY)
+        monkeypatch.setattr(state, "now", lambda age=age: real_now - age * DAY)
         backup_id = aws.take_backup(cluster_id)["BackupId"]
         source.describe_backups(Filters={"backupIds": [backup_id]})
-        monkeypatch.setattr(models, "_now", time.time)
+        monkeypatch.setattr(state, "now", time.time)
         source.copy_backup_to_region(DestinationRegion="us-west-2", BackupId=backup_id)
         copy = client("cloudhsmv2", "us-west-2").describe_backups(Filters={"sourceBackupIds": [backup_id]})["Backups"][0]
         copies[age] = copy["BackupId"]

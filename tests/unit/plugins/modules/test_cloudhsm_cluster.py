@@ -18,6 +18,7 @@ from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import initialized_cluster
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import make_subnets
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import mutating
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import restored_uninitialized  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import run_module
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import sign_csr
 
@@ -229,10 +230,28 @@ def test_clone_from_backup_takes_mode_and_type_from_the_backup(aws, capsys):
     clone = result["cluster"]
     assert clone["source_backup_id"] == backup["BackupId"] or clone["source_backup_id"] == backup["BackupArn"]
     assert clone["mode"] == "FIPS"
-    assert clone["state"] == "UNINITIALIZED"
+    assert clone["state"] == "ACTIVE" and clone["hsms"] == []  # as AWS makes a cluster from a backup
     assert "cluster_certificate" in clone["certificates"]
     again = run({"name": "clone", "subnet_ids": subnets, "source_backup_id": backup["BackupId"]}, capsys)
     assert again["changed"] is False
+
+
+def test_clone_reporting_uninitialized_is_accepted_and_never_initialized(restored_uninitialized, capsys, api_calls):
+    """The older shape: a cluster from a backup that is UNINITIALIZED until its first HSM."""
+    _vpc, subnets = make_subnets()
+    source_id = initialized_cluster(subnets)
+    backup = client("cloudhsmv2").describe_backups(Filters={"clusterIds": [source_id]})["Backups"][0]
+    args = {"name": "clone", "subnet_ids": subnets, "source_backup_id": backup["BackupId"]}
+    result = run(args, capsys, diff=True)
+    assert result["changed"] is True
+    assert result["cluster"]["state"] == "UNINITIALIZED"
+    assert result["diff"]["after"]["initialized"] is True  # it carries its source's certificate
+    # Its source's certificate is the one it has: passing it again changes nothing and initializes nothing.
+    source_cert = describe_cluster(source_id)["Certificates"]["ClusterCertificate"]
+    del api_calls[:]
+    again = run(dict(args, signed_cert=source_cert, trust_anchor=source_cert), capsys)
+    assert again["changed"] is False and "failed" not in again
+    assert mutating(api_calls) == []
 
 
 def test_clone_mode_mismatch_and_unknown_backup(aws, capsys):

@@ -20,6 +20,7 @@ from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import initialized_cluster
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import make_subnets
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import mutating
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import restored_uninitialized  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import run_module
 
 
@@ -159,16 +160,65 @@ def test_degraded_hsm_fails_fast_while_waiting(aws, capsys):
     assert "state=absent, hsm_id=%s" % hsm_id in result["msg"]
 
 
-def test_clone_gets_all_its_hsms_in_one_run(aws, capsys):
-    _vpc, subnets = make_subnets()
+def _clone(subnets):
     source_id = initialized_cluster(subnets)
     backup_id = client("cloudhsmv2").describe_backups(Filters={"clusterIds": [source_id]})["Backups"][0]["BackupId"]
-    clone_id = create_cluster(subnets, name="clone", SourceBackupId=backup_id)["ClusterId"]
-    describe_cluster(clone_id)
+    return create_cluster(subnets, name="clone", SourceBackupId=backup_id)["ClusterId"]
+
+
+def test_clone_gets_all_its_hsms_at_once(aws, capsys, api_calls):
+    _vpc, subnets = make_subnets()
+    clone_id = _clone(subnets)
+    assert describe_cluster(clone_id)["State"] == "ACTIVE" and describe_cluster(clone_id)["Hsms"] == []
+    del api_calls[:]
     result = run({"cluster_id": clone_id, "count": 2}, capsys)
     assert result["changed"] is True
     assert result["cluster_state"] == "ACTIVE"
+    assert sorted(hsm["availability_zone"] for hsm in result["hsms"]) == zones_of(clone_id)
+    # Both HSMs are asked for before any wait: an ACTIVE cluster from a backup takes every zone at once.
+    names = [name for _region, name in api_calls]
+    assert names[:3] == ["DescribeClusters", "CreateHsm", "CreateHsm"], names
+    del api_calls[:]
+    assert run({"cluster_id": clone_id, "count": 2}, capsys)["changed"] is False
+    assert mutating(api_calls) == []
+
+
+def test_clone_in_check_mode_plans_all_its_hsms(aws, capsys, api_calls):
+    _vpc, subnets = make_subnets()
+    clone_id = _clone(subnets)
+    del api_calls[:]
+    result = run({"cluster_id": clone_id, "count": 2}, capsys, check_mode=True)
+    assert result["changed"] is True and "failed" not in result
+    assert len(result["created"]) == 2
+    assert mutating(api_calls) == []
+
+
+def test_clone_reporting_uninitialized_gets_its_first_hsm_then_the_rest(restored_uninitialized, capsys, api_calls):
+    """The older shape: a cluster from a backup that is UNINITIALIZED until its first HSM is ACTIVE."""
+    _vpc, subnets = make_subnets()
+    clone_id = _clone(subnets)
+    assert describe_cluster(clone_id)["State"] == "UNINITIALIZED"
+    del api_calls[:]
+    result = run({"cluster_id": clone_id, "count": 2}, capsys)
+    assert result["changed"] is True and "failed" not in result
+    assert result["cluster_state"] == "ACTIVE"
     assert len(result["hsms"]) == 2
+    names = [name for _region, name in api_calls]
+    first, second = [index for index, name in enumerate(names) if name == "CreateHsm"]
+    assert "DescribeClusters" in names[first:second]  # the second waits for the first HSM and the cluster
+    del api_calls[:]
+    assert run({"cluster_id": clone_id, "count": 2}, capsys)["changed"] is False
+    assert mutating(api_calls) == []
+
+
+def test_clone_reporting_uninitialized_in_check_mode_plans_all_its_hsms(restored_uninitialized, capsys, api_calls):
+    _vpc, subnets = make_subnets()
+    clone_id = _clone(subnets)
+    del api_calls[:]
+    result = run({"cluster_id": clone_id, "count": 2}, capsys, check_mode=True)
+    assert result["changed"] is True and "failed" not in result
+    assert len(result["created"]) == 2
+    assert mutating(api_calls) == []
 
 
 def test_without_wait_the_new_hsm_is_returned_in_progress(aws, capsys, api_calls):
