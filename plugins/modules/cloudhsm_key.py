@@ -60,6 +60,13 @@ options:
     type: list
     elements: str
     default: []
+  generate:
+    description:
+      - With O(state=present), whether a missing key is generated. V(false) reports it instead (RV(missing), a
+        warning, no change): new material under an old label is a different key, so a key deleted on purpose must
+        not come back silently.
+    type: bool
+    default: true
   state:
     description:
       - V(present) generates the key when no key has this label and id; V(absent) deletes every key that has them.
@@ -86,6 +93,10 @@ key:
   type: dict
   sample: {key_reference: "0x0000000000300006", label: payments-kek, id: "", key_type: aes, length_bytes: 32,
            check_value: "0x5e118e", extractable: false, owner: app_user1, shared_users: []}
+missing:
+  description: Whether the key was missing and left so (O(generate=false)).
+  returned: when O(state=present)
+  type: bool
 deleted:
   description: Key references deleted (that would be, in check mode).
   returned: when O(state=absent)
@@ -120,6 +131,7 @@ def main():
             extractable=dict(type="bool", default=False),
             share_with=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            generate=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -153,8 +165,16 @@ def main():
                 module.warn("key %s labelled %r exists and is kept as it is (a key cannot be regenerated without "
                             "losing its material): %s." % (key.reference, params["label"], "; ".join(mismatches)))
             result["key"] = key.to_dict()
+            result["missing"] = False
+        elif not params["generate"]:
+            result["missing"] = True
+            module.warn("no key labelled %r on %s; it is not generated again (generate=false): new material under the "
+                        "same label would be a different key. If it was deleted on purpose, remove it from the "
+                        "declared keys; to make a new key, run with generate=true." % (
+                            params["label"], target or "the cluster"))
         else:
             result["changed"] = True
+            result["missing"] = False
             spec = dict(label=params["label"], key_id=params["key_id"], key_type=params["key_type"],
                         length_bytes=length, extractable=params["extractable"], share_with=params["share_with"])
             if module.check_mode:
