@@ -63,8 +63,8 @@ options:
   generate:
     description:
       - With O(state=present), whether a missing key is generated. V(false) reports it instead (RV(missing), a
-        warning, no change): new material under an old label is a different key, so a key deleted on purpose must
-        not come back silently.
+        warning, no change), because new material under an old label is a different key, so a key deleted on
+        purpose must not come back silently.
     type: bool
     default: true
   state:

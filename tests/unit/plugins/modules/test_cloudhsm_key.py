@@ -56,3 +56,15 @@ def test_bad_sizes_and_admin_login_on_sdk3(hsm, capsys):
     result = run_module(cloudhsm_key.main, hsm, dict(sdk="3", label="x", username="admin",
                                                      password=fake_tools.ADMIN_PW), capsys)
     assert result["failed"] is True and "set role=crypto-user" in result["msg"]
+
+
+@pytest.mark.parametrize("sdk", ["5", "3"])
+def test_generate_false_reports_a_missing_key_and_makes_none(hsm, capsys, sdk):
+    result = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek", generate=False)
+    assert result["changed"] is False and result["missing"] is True
+    assert "it is not generated again" in str(result["warnings"])
+    assert len(hsm.state()["clusters"]["c1"]["keys"]) == 7
+    made = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek")
+    assert made["changed"] is True and made["missing"] is False
+    present = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek", generate=False)
+    assert present["changed"] is False and present["missing"] is False
