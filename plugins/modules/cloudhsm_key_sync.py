@@ -201,7 +201,7 @@ destinations:
       description: How many admins and crypto users the destination has, as read before the run.
       type: int
     users_missing:
-      description: Admins and crypto users of the source the destination lacks (not counting O(assume_users)).
+      description: Admins and crypto users of the source the destination lacks, as read (O(assume_users) included).
       type: list
       elements: str
     users_extra:

@@ -201,7 +201,7 @@ def main():
             replicate_from=dict(type="str"),
             purge=dict(type="bool", default=False),
             purge_users=dict(type="list", elements="str", default=[]),
-            assume_keys_deleted=dict(type="dict", default={}),
+            assume_keys_deleted=dict(type="dict", default={}, no_log=False),
         ),
         supports_check_mode=True,
     )

@@ -107,7 +107,7 @@ class KeySync(object):
             blocked = [[dict(_brief(key), reason="users missing on the destination: %s" % ", ".join(names))
                         for key, names in plan.blocked] for plan in plans]
             fail(self.module, " ".join(users_first_message(v.name, p.missing_users) for p, v in missing),
-                 destinations=[self._report(p, [], [], failed, [], v, assumed) for p, failed, (v, unused_keys)
+                 destinations=[self._report(p, [], [], failed, [], v, source_view) for p, failed, (v, unused_keys)
                                in zip(plans, blocked, destinations)])
         owners = self._owner_passwords(plans)
 
@@ -124,7 +124,7 @@ class KeySync(object):
                          destinations=reports)
                 purged = self._purge(plan, name, failed, owners)
             changed = changed or bool(synced or purged)
-            reports.append(self._report(plan, synced, purged, failed, plan.kept, view, assumed, source_view))
+            reports.append(self._report(plan, synced, purged, failed, plan.kept, view, source_view))
 
         summary = dict((field, sum(len(r[field]) for r in reports))
                        for field in ("synced", "already_present", "failed", "purged"))
@@ -211,11 +211,11 @@ class KeySync(object):
         return [item["password"] for item in self.params["owner_credentials"] or []] + [self.params["password"]]
 
     @staticmethod
-    def _report(plan, synced, purged, failed, kept, view, assumed, source_view=None):
-        """One destination's result; users_missing/users_extra and keys extra/differing make its ``drift``."""
+    def _report(plan, synced, purged, failed, kept, view, source_view):
+        """One destination's result; users_missing/users_extra and keys extra/differing make its ``drift`` (as read:
+        users an earlier step would create in check mode are still missing here)."""
         names = set(user.name for user in _manageable(view.users))
-        names.update(name.lower() for name in assumed.get(view.name, ()))
-        source_names = set(user.name for user in _manageable(source_view.users)) if source_view else names
+        source_names = set(user.name for user in _manageable(source_view.users))
         report = dict(cluster=plan.destination, synced=[_brief(k) for k in synced],
                       already_present=[_brief(k) for k in plan.already_present], failed=failed,
                       purged=[_brief(k) for k in purged],

@@ -151,7 +151,8 @@ def test_check_mode_assumes_the_users_an_earlier_step_creates(hsm, capsys):
     hsm.write(state)
     result = run(hsm, capsys, source="c1", destinations=["c2"], assume_users={"c2": ["zoe"]}, check_mode=True)
     assert "failed" not in result and "zk" in [k["label"] for k in result["destinations"][0]["synced"]]
-    assert result["destinations"][0]["users_missing"] == []
+    # The drift report still names the user the run would copy first.
+    assert result["destinations"][0]["users_missing"] == ["zoe"]
 
 
 def test_sdk3_rejects_label_selection_and_purge(hsm, capsys):
