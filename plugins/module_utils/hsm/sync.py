@@ -314,7 +314,7 @@ class UserSync(object):
         purging = bool(params["purge"] or params["purge_users"])
         gone_keys = dict((str(name), set(str(ref) for ref in refs))
                          for name, refs in (params["assume_keys_deleted"] or {}).items())
-        reports, changed, problems = [], False, []
+        reports, changed, problems, diff = [], False, [], []
         for target in self.targets():
             if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
                 continue
@@ -343,14 +343,15 @@ class UserSync(object):
                 for user in remove:
                     self._record(report, "deleted", user.name, session.delete_user(target, user))
             changed = changed or bool(report["replicated"] or report["deleted"])
+            gone = set(report["deleted"])
+            diff.append(dict(before_header=view.name, after_header=view.name, before=_user_lines(view.users),
+                             after=_user_lines([u for u in view.users if u.name not in gone] +
+                                               [u for u in todo if u.name in report["replicated"]])))
             problems.extend("%s: %s %s" % (view.name, f["username"], f["reason"]) for f in report["failed"])
             reports.append(report)
         result = dict(changed=changed, source=source_view.name, clusters=reports)
         if self.module._diff:
-            result["diff"] = [dict(before_header=r["cluster"], after_header=r["cluster"],
-                                   before="".join("%s\n" % name for name in sorted(r["deleted"])),
-                                   after="".join("%s\n" % name for name in sorted(r["replicated"])))
-                              for r in reports]
+            result["diff"] = diff
         if problems:
             fail(self.module, "; ".join(problems), **result)
         return result

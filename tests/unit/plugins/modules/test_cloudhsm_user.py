@@ -72,6 +72,9 @@ def test_replicate_users_then_rerun(hsm, capsys, sdk, source, target):
     state = hsm.state()
     state["clusters"]["c1"]["users"]["carol"] = dict(role="CU", password="c4rol-pw", id=9, failures=0)
     hsm.write(state)
+    drift = run(hsm, capsys, sdk=sdk, replicate_from=source, clusters=[target], check_mode=True, diff=True)
+    assert drift["clusters"][0]["replicated"] == ["carol"] and "carol" not in hsm.state()["clusters"]["c2"]["users"]
+    assert "carol (crypto-user)" in drift["diff"][0]["after"] and "carol" not in drift["diff"][0]["before"]
     result = run(hsm, capsys, sdk=sdk, replicate_from=source, clusters=[target])
     assert result["changed"] is True and result["clusters"][0]["replicated"] == ["carol"]
     assert hsm.state()["clusters"]["c2"]["users"]["carol"]["password"] == "c4rol-pw"
