@@ -8,8 +8,9 @@ order on it:
 - counts are read from every cluster: a key deleted on one clone only shows in that clone's count and in the
   differences;
 - deletions work and are deliberate: a key retired on the source leaves BOTH clones, deleted as its owner, after
-  the newest READY backup of each clone was kept for good; purge-all needs a confirmation, and a key whose owner's
-  password is not given is refused before anything changes; a user deleted on the source leaves the clones;
+  the newest READY backup of each clone was kept for good, and its owner (deleted on the source too) leaves them
+  after it; purge-all needs a confirmation, and a key whose owner's password is not given is refused before
+  anything changes;
 - declared keys are not re-created: a declared key deleted on the source is reported by ``clone_cluster``, not
   generated again with new material.
 
@@ -209,7 +210,14 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     # The daily backup AWS takes of every cluster: the clones' newest backups now hold the key.
     for clone in clones:
         dr.take_backup(clone["cluster_id"])
-    delete_key_as_owner(dr, by_region["us-east-1"], NEW_USER, dr.passwords["new_user"], NEW_KEY)
+    source = by_region["us-east-1"]
+    delete_key_as_owner(dr, source, NEW_USER, dr.passwords["new_user"], NEW_KEY)
+    # Its owner goes on the source too: the clones lose the user after its key (check mode assumes that order).
+    hsm, session = login(dr, source, "admin", dr.passwords["admin"])
+    try:
+        dr.hsm_call("delete_user", hsm=hsm, session=session, role="CU", username=NEW_USER)
+    finally:
+        dr.hsm_call("logout", hsm=hsm, session=session)
 
     # Purging everything the source lacks needs a confirmation.
     text = run_expecting_failure(dr, "sync.yml", "sync-purge-unconfirmed", check=True,
@@ -217,7 +225,8 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     assert "need cloudhsm_dr_purge_confirmed=true" in text
 
     # Without the owner's password the purge is refused before anything changes.
-    retire = extra_vars(dr, "retire", {"cloudhsm_dr_retired_key_labels": [NEW_KEY]})
+    retire = extra_vars(dr, "retire", {"cloudhsm_dr_retired_key_labels": [NEW_KEY],
+                                       "cloudhsm_dr_retired_users": [NEW_USER]})
     text = run_expecting_failure(dr, "sync.yml", "sync-purge-no-owner", extra_files=[retire])
     assert "only the owner of a key can delete it" in text and NEW_USER in text
     assert all(NEW_KEY in labels(dr, clone) for clone in clones)
@@ -230,6 +239,7 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     plan = summary(check)
     for clone in clones:
         assert "keys to delete on %s: %s" % (clone["cluster_id"], NEW_KEY) in plan, plan
+        assert "users to delete on %s: %s" % (clone["cluster_id"], NEW_USER) in plan, plan
         assert any(line.startswith("backup to keep backup-") and " of %s " % clone["cluster_id"] in line
                    for line in plan), plan
         assert NEW_KEY in labels(dr, clone)
@@ -238,6 +248,7 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     lines = summary(real)
     for clone in clones:
         assert "keys deleted on %s this run: %s" % (clone["cluster_id"], NEW_KEY) in lines, lines
+        assert "users deleted on %s this run: %s" % (clone["cluster_id"], NEW_USER) in lines, lines
         assert NEW_KEY not in labels(dr, clone)
         backups = dr.aws("cloudhsmv2", clone["region"]).describe_backups(
             Filters={"clusterIds": [clone["cluster_id"]], "states": ["READY"]})["Backups"]
@@ -252,20 +263,11 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     assert planned == done and len(done) == 2
     assert lines[-1] == "differences left: 0"
 
-    rerun = dr.run_playbook("sync.yml", log_name="sync-purge-rerun", extra_files=[retire, owners], progress=False)
-    assert rerun.changed == 0, rerun.changed_tasks
-
-    # The user whose keys are gone is deleted on the source, then retired on the clones.
-    source = by_region["us-east-1"]
-    hsm, session = login(dr, source, "admin", dr.passwords["admin"])
-    try:
-        dr.hsm_call("delete_user", hsm=hsm, session=session, role="CU", username=NEW_USER)
-    finally:
-        dr.hsm_call("logout", hsm=hsm, session=session)
-    users = extra_vars(dr, "retire-user", {"cloudhsm_dr_retired_users": [NEW_USER]})
-    dr.run_playbook("sync.yml", log_name="sync-retire-user", extra_files=[users], progress=False)
     report = dr.report()
     assert report["match"] and all((NEW_USER, "CU") not in c["users"] for c in report["clusters"]), report
+
+    rerun = dr.run_playbook("sync.yml", log_name="sync-purge-rerun", extra_files=[retire, owners], progress=False)
+    assert rerun.changed == 0, rerun.changed_tasks
 
 
 def test_a_declared_key_deleted_on_the_source_is_reported_not_regenerated(dr):
@@ -274,14 +276,15 @@ def test_a_declared_key_deleted_on_the_source_is_reported_not_regenerated(dr):
     [declared] = [k for k in keys_of(dr, source) if k["label"] == DECLARED_KEY]
     delete_key_as_owner(dr, source, "payments_app", dr.passwords["payments_app"], DECLARED_KEY)
 
-    check = dr.run_playbook("clone_cluster.yml", log_name="clone-check-declared-key-gone", check=True,
-                            progress=False)
-    lines = summary(check)
-    assert any(line.startswith("drift on") and "keys to remove [%s]" % DECLARED_KEY in line for line in lines), lines
-
     rerun = dr.run_playbook("clone_cluster.yml", log_name="clone-declared-key-gone", progress=False)
     with open(rerun.log_path) as handle:
         assert "missing on the source %s, which was already" % source["cluster_id"] in handle.read()
+    # The summary, read from every cluster, shows the key the clones still hold.
+    lines = summary(rerun)
+    assert [line for line in lines if line.startswith("drift on")] == [
+        "drift on %s: users to add [], users to remove [], keys to add [], keys to remove [%s], keys whose attributes "
+        "differ []" % (by_region[region]["cluster_id"], DECLARED_KEY) for region in ("us-west-2", "ap-southeast-1")]
+    assert lines[-1] == "differences left: 2"
     assert DECLARED_KEY not in labels(dr, source)
     for region in ("us-west-2", "ap-southeast-1"):
         [kept] = [k for k in keys_of(dr, by_region[region]) if k["label"] == DECLARED_KEY]
