@@ -91,6 +91,13 @@ options:
     type: list
     elements: str
     default: []
+  generate:
+    description:
+      - With O(state=present), whether a missing key is generated. V(false) reports it instead (RV(missing), a
+        warning, no change), because new material under an old label is a different key, so a key deleted on
+        purpose must not come back silently.
+    type: bool
+    default: true
   state:
     description:
       - V(present) generates the key when no key has this label and id; V(absent) deletes every key that has them
@@ -168,6 +175,10 @@ unshared:
   returned: when O(state=present)
   type: list
   elements: str
+missing:
+  description: Whether the key was missing and left so (O(generate=false)).
+  returned: when O(state=present)
+  type: bool
 deleted:
   description: Key references deleted (that would be, in check mode).
   returned: when O(state=absent)
@@ -277,6 +288,7 @@ def main():
             share_with=dict(type="list", elements="str", default=[]),
             unshare_from=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            generate=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -319,10 +331,18 @@ def main():
                 refreshed = [k for k in find_present(session, target, params)[0] if k.reference == key.reference]
                 key = refreshed[0] if refreshed else key
             result["key"] = key.to_dict()
+            result["missing"] = False
             if failures:
                 fail(module, "%s: %s" % (key.describe(), "; ".join(failures)), **result)
+        elif not params["generate"]:
+            result.update(missing=True, shared=[], unshared=[])
+            module.warn("no key labelled %r on %s; it is not generated again (generate=false): new material under the "
+                        "same label would be a different key. If it was deleted on purpose, remove it from the "
+                        "declared keys; to make a new key, run with generate=true." % (
+                            params["label"], target or "the cluster"))
         else:
             result["changed"] = True
+            result["missing"] = False
             result["shared"] = sorted(n.lower() for n in params["share_with"])
             result["unshared"] = []
             spec = dict(label=params["label"], key_id=params["key_id"], key_type=params["key_type"],

@@ -71,12 +71,51 @@ options:
     type: dict
   purge:
     description:
-      - Also delete destination keys in the selection that the source does not hold.
-      - A key is only deleted while another copy of its material (type, length and key check value) stays on a
-        cluster this run sees; the only copy of a key is never deleted and is reported under RV(destinations[].kept).
-      - Deleting a key needs the crypto user that owns it (O(role=crypto-user)). SDK 5 only.
+      - Also delete every destination key in the selection that the source does not hold, from every destination.
+      - The last-copy guard looks at the source and every destination together. A key is deleted while another
+        copy of its material (type, length and key check value) stays on one of them; when every remaining copy is
+        to be deleted, the key would leave the DR set, so those copies are kept (reported under
+        RV(destinations[].kept)) unless O(delete_last_copies) is set. A key of unknown material is never deleted.
+      - Only a key's owner can delete it, so each key is deleted in a session logged in as its owner, with the
+        password of O(owner_credentials). SDK 5 only.
     type: bool
     default: false
+  purge_labels:
+    description:
+      - Delete from every destination the keys with these labels that the source does not hold (retired keys);
+        the same guard and owner logins as O(purge). SDK 5 only.
+    type: list
+    elements: str
+    default: []
+  delete_last_copies:
+    description:
+      - Let O(purge) and O(purge_labels) delete the last copies of a key in the DR set. Pin a backup that holds
+        the key first (M(hsmops.cloudhsm.cloudhsm_backup) with O(hsmops.cloudhsm.cloudhsm_backup#module:never_expires=true));
+        RV(destinations[].last_copies) lists the keys that went.
+    type: bool
+    default: false
+  owner_credentials:
+    description:
+      - Names and passwords of crypto users that own keys to purge.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The crypto user.
+        type: str
+        required: true
+      password:
+        description: Its password.
+        type: str
+        required: true
+  assume_users:
+    description:
+      - Destination -> user names taken as present there, for check mode after a step that would create them
+        (for example M(hsmops.cloudhsm.cloudhsm_user) with O(hsmops.cloudhsm.cloudhsm_user#module:replicate_from)
+        in check mode), so that the drift report is the plan of the real run.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -113,7 +152,7 @@ source:
   description: The source cluster and how many keys it selected.
   returned: always
   type: dict
-  sample: {cluster: cluster-abcdefghijk, selected: 120}
+  sample: {cluster: cluster-abcdefghijk, selected: 120, keys_held: 120, users_held: 4}
 destinations:
   description: What happened on each destination, in the order given.
   returned: always
@@ -143,11 +182,40 @@ destinations:
       description: Destination keys O(purge) left in place, each with a C(reason).
       type: list
       elements: dict
+    last_copies:
+      description: Keys of RV(destinations[].purged) whose last copy in the DR set went.
+      type: list
+      elements: dict
+    extra:
+      description: Destination keys in the selection that the source does not hold (whether purged or not).
+      type: list
+      elements: dict
+    differing:
+      description: Source keys whose reference the destination holds with other attributes, each with a C(reason).
+      type: list
+      elements: dict
+    keys_held:
+      description: How many keys the destination holds, as read before the run.
+      type: int
+    users_held:
+      description: How many admins and crypto users the destination has, as read before the run.
+      type: int
+    users_missing:
+      description: Admins and crypto users of the source the destination lacks, as read (O(assume_users) included).
+      type: list
+      elements: str
+    users_extra:
+      description: Admins and crypto users of the destination the source lacks.
+      type: list
+      elements: str
+    drift:
+      description: How many users and keys differ from the source, as read before the run.
+      type: int
 summary:
   description: Counts over all destinations.
   returned: always
   type: dict
-  sample: {synced: 3, already_present: 117, failed: 0, purged: 0}
+  sample: {synced: 3, already_present: 117, failed: 0, purged: 0, drift: 3}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -169,6 +237,13 @@ def main():
             handles=dict(type="list", elements="str"),
             filter=dict(type="dict"),
             purge=dict(type="bool", default=False),
+            purge_labels=dict(type="list", elements="str", default=[]),
+            delete_last_copies=dict(type="bool", default=False),
+            owner_credentials=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                password=dict(type="str", required=True, no_log=True),
+            )),
+            assume_users=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )

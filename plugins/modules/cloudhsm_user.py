@@ -78,6 +78,27 @@ options:
       - Copy users from this cluster (named like O(clusters)) to every cluster of O(clusters) that lacks them.
       - The clusters must be clones of one backup.
     type: str
+  purge:
+    description:
+      - With O(replicate_from), also delete from the other clusters every user the source lacks.
+      - Never deletes the user this module logs in as (O(username)), a built-in user, the last admin, or a user
+        that owns keys on that cluster (other than the keys of O(assume_keys_deleted)); such users are reported
+        as failures and kept.
+    type: bool
+    default: false
+  purge_users:
+    description:
+      - With O(replicate_from), delete these users from the other clusters when the source lacks them (the same
+        safeguards as O(purge)).
+    type: list
+    elements: str
+    default: []
+  assume_keys_deleted:
+    description:
+      - Cluster name -> key references that an earlier step deletes there; their owners count as owning no keys.
+        Lets check mode predict a purge that follows a key purge.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -125,7 +146,11 @@ clusters:
       type: list
       elements: str
     deleted:
-      description: Users deleted.
+      description: Users deleted (would be, in check mode), also by O(purge) and O(purge_users).
+      type: list
+      elements: str
+    extra:
+      description: With O(replicate_from), admins and crypto users of the cluster that the source lacks.
       type: list
       elements: str
     password_changed:
@@ -174,6 +199,9 @@ def main():
             update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
             force=dict(type="bool", default=False),
             replicate_from=dict(type="str"),
+            purge=dict(type="bool", default=False),
+            purge_users=dict(type="list", elements="str", default=[]),
+            assume_keys_deleted=dict(type="dict", default={}, no_log=False),
         ),
         supports_check_mode=True,
     )

@@ -348,6 +348,36 @@ def plan_user_replication(source, destination, names=None):
     return to_replicate, conflicts
 
 
+def plan_user_purge(source, destination, purge=False, names=None, protected=(), keys_leaving=()):
+    """Users of ``destination`` that ``source`` lacks and that are to be deleted: all of them with ``purge``, those
+    named in ``names`` otherwise. Returns (to_delete, refused): never a ``protected`` user (the login), never a
+    built-in user, never the last admin, never a user owning keys that stay (``keys_leaving``: references of the
+    destination keys an earlier step deletes).
+    """
+    wanted = set(name.lower() for name in names or [])
+    protected = set(name.lower() for name in protected)
+    leaving = set(normalize_reference(ref) for ref in keys_leaving)
+    owned = Counter(key.owner for key in destination.keys
+                    if key.owner and normalize_reference(key.reference) not in leaving)
+    admins = set(user.name for user in destination.users if user.role == ROLE_ADMIN)
+    to_delete, refused = [], []
+    for user in destination.users:
+        if source.user(user.name) is not None or not (purge or user.name in wanted):
+            continue
+        if user.role not in MANAGEABLE_ROLES:
+            continue
+        if user.name in protected:
+            refused.append((user.name, "user %s is the user this run logs in with; it is never purged." % user.name))
+            continue
+        reason = _deletion_blocker(user, admins, owned)
+        if reason:
+            refused.append((user.name, reason + " It is kept; purge its keys first."))
+            continue
+        admins.discard(user.name)
+        to_delete.append(user)
+    return to_delete, refused
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Keys
 
@@ -390,49 +420,52 @@ def normalize_reference(reference):
 class KeyPlan(object):
     """What to do on one destination.
 
-    ``replicate``: source keys missing there; ``already_present``: source keys it holds; ``purge``: its keys to
-    delete; ``kept``: (key, reason) purge candidates kept for safety; ``conflicts``: (key, reason) source keys that
-    cannot be replicated as they are; ``blocked``: (key, [user names]) source keys whose owner or share users the
-    destination lacks; ``missing_users``: user name -> descriptions of the keys that need it.
+    ``replicate``: source keys missing there; ``already_present``: source keys it holds; ``extra``: its keys the
+    source lacks (drift, whether or not they are purged); ``purge``: its keys to delete; ``last_copies``: the keys
+    of ``purge`` whose material no cluster keeps after the plan; ``kept``: (key, reason) purge candidates kept for
+    safety; ``conflicts``: (key, reason) source keys that cannot be replicated as they are; ``blocked``: (key,
+    [user names]) source keys whose owner or share users the destination lacks; ``missing_users``: user name ->
+    descriptions of the keys that need it.
     """
 
     def __init__(self, destination):
         self.destination = destination
         self.replicate = []
         self.already_present = []
+        self.extra = []
         self.purge = []
+        self.last_copies = []
         self.kept = []
         self.conflicts = []
         self.blocked = []
         self.missing_users = {}
 
 
-def plan_key_sync(source_keys, destinations, purge=False):
+def plan_key_sync(source_keys, destinations, purge=False, purge_labels=None, delete_last_copies=False,
+                  assumed_users=None):
     """Plan the key sync of ``source_keys`` (already selected) to every destination.
 
     ``destinations`` is a list of (ClusterView, selected destination keys). Keys match by ``identity``, counted as
     multisets so duplicates are copied as often as the source holds them. A destination key whose reference equals
     a missing source key's but whose attributes differ is a conflict (the HSM refuses that replication).
+    ``assumed_users``: destination name -> user names taken as present there (check mode: the users an earlier step
+    would create), so the plan is the one the real run carries out.
 
-    Purge never loses the only copy: a destination key absent from the source is deleted only while another copy of
-    its material (type, length, check value) stays on some cluster this plan sees; unknown material is never purged.
+    Purge candidates are the destination keys the source lacks: all of them with ``purge``, those labelled one of
+    ``purge_labels`` otherwise. The guard looks at the whole DR set (the source and every destination): a candidate
+    whose material (type, length, check value) stays on some cluster is deleted; one whose every remaining copy is a
+    candidate would leave the DR set, and is deleted only with ``delete_last_copies`` (after a backup was pinned);
+    a key of unknown material is never purged.
     """
-    plans = []
-    copies = Counter()
-    for key in source_keys:
-        if key.material:
-            copies[key.material] += 1
-    for view, keys in destinations:
-        for key in keys:
-            if key.material:
-                copies[key.material] += 1
-    user_names_by_destination = {}
+    labels = set(purge_labels or [])
+    assumed_users = assumed_users or {}
+    plans, candidates = [], []
     for view, keys in destinations:
         plan = KeyPlan(view.name)
         present = Counter(key.identity for key in keys)
         by_reference = dict((normalize_reference(key.reference), key) for key in keys)
         names = set(user.name for user in view.users)
-        user_names_by_destination[view.name] = names
+        names.update(name.lower() for name in assumed_users.get(view.name, ()))
         for key in source_keys:
             if present[key.identity] > 0:
                 present[key.identity] -= 1
@@ -452,22 +485,34 @@ def plan_key_sync(source_keys, destinations, purge=False):
                 plan.blocked.append((key, missing))
             else:
                 plan.replicate.append(key)
-        if purge:
-            source_identities = Counter(key.identity for key in source_keys)
-            for key in keys:
-                if source_identities[key.identity] > 0:
-                    source_identities[key.identity] -= 1
-                    continue
-                if key.material is None:
-                    plan.kept.append((key, "its key check value is unknown, so it cannot be shown to exist "
-                                           "elsewhere; delete it with cloudhsm_key if it is really unwanted."))
-                elif copies[key.material] <= 1:
-                    plan.kept.append((key, "it is the only copy of this key material on any cluster in this "
-                                           "run; replicate it to the source or back it up before deleting it."))
-                else:
-                    copies[key.material] -= 1
-                    plan.purge.append(key)
+        source_identities = Counter(key.identity for key in source_keys)
+        for key in keys:
+            if source_identities[key.identity] > 0:
+                source_identities[key.identity] -= 1
+                continue
+            plan.extra.append(key)
+            if purge or key.label in labels:
+                candidates.append((plan, key))
         plans.append(plan)
+
+    # Copies that stay whatever happens: the source's and every destination key that is not a candidate.
+    staying = Counter(key.material for key in source_keys if key.material)
+    chosen = set(id(key) for unused_plan, key in candidates)
+    for unused_view, keys in destinations:
+        staying.update(key.material for key in keys if key.material and id(key) not in chosen)
+    for plan, key in candidates:
+        if key.material is None:
+            plan.kept.append((key, "its key check value is unknown, so it cannot be shown to exist "
+                                   "elsewhere; delete it with cloudhsm_key if it is really unwanted."))
+        elif staying[key.material] > 0:
+            plan.purge.append(key)
+        elif delete_last_copies:
+            plan.purge.append(key)
+            plan.last_copies.append(key)
+        else:
+            plan.kept.append((key, "no cluster of the DR set keeps another copy of this key material, so deleting "
+                                   "it would remove the key for good; pin a backup that holds it and set "
+                                   "delete_last_copies=true, or replicate it to the source."))
     return plans
 
 

@@ -12,7 +12,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     is_lineage_error, is_unreachable_error, lineage_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    UserSpec, apply_key_plan, apply_user_plan, plan_key_sync, plan_user_replication, plan_users, select_keys)
+    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, plan_key_sync, plan_user_replication, plan_user_purge, plan_users,
+    select_keys)
 
 
 def _brief(key):
@@ -77,7 +78,7 @@ class KeySync(object):
     def run(self):
         params, session = self.params, self.session
         if self.driver.sdk == "3":
-            unsupported = [name for name in ("labels", "ids", "filter") if params[name]]
+            unsupported = [name for name in ("labels", "ids", "filter", "purge_labels") if params[name]]
             if params["purge"]:
                 unsupported.append("purge")
             if unsupported:
@@ -91,7 +92,9 @@ class KeySync(object):
         for name in params["destinations"]:
             view = session.read_view(name, keys=True)
             destinations.append((view, select_keys(view.keys, **selection)))
-        plans = plan_key_sync(source_keys, destinations, purge=params["purge"])
+        assumed = dict((str(name), list(users or [])) for name, users in (params["assume_users"] or {}).items())
+        plans = plan_key_sync(source_keys, destinations, purge=params["purge"], purge_labels=params["purge_labels"],
+                              delete_last_copies=params["delete_last_copies"], assumed_users=assumed)
 
         missing = [(plan, pair[0]) for plan, pair in zip(plans, destinations) if plan.missing_users]
         if missing:
@@ -104,7 +107,9 @@ class KeySync(object):
             blocked = [[dict(_brief(key), reason="users missing on the destination: %s" % ", ".join(names))
                         for key, names in plan.blocked] for plan in plans]
             fail(self.module, " ".join(users_first_message(v.name, p.missing_users) for p, v in missing),
-                 destinations=[self._report(p, [], [], failed, []) for p, failed in zip(plans, blocked)])
+                 destinations=[self._report(p, [], [], failed, [], v, source_view) for p, failed, (v, unused_keys)
+                               in zip(plans, blocked, destinations)])
+        owners = self._owner_passwords(plans)
 
         reports, changed = [], False
         for plan, (view, keys), name in zip(plans, destinations, params["destinations"]):
@@ -117,13 +122,16 @@ class KeySync(object):
                     # Not a clone: stop here; earlier destinations' results stay in the report.
                     fail(self.module, lineage_message(source_view.name, view.name, failed[-1]["reason"]),
                          destinations=reports)
-                purged = self._purge(plan, name, failed)
+                purged = self._purge(plan, name, failed, owners)
             changed = changed or bool(synced or purged)
-            reports.append(self._report(plan, synced, purged, failed, plan.kept))
+            reports.append(self._report(plan, synced, purged, failed, plan.kept, view, source_view))
 
         summary = dict((field, sum(len(r[field]) for r in reports))
                        for field in ("synced", "already_present", "failed", "purged"))
-        result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys)),
+        summary["drift"] = sum(r["drift"] for r in reports)
+        result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys),
+                                                   keys_held=len(source_view.keys),
+                                                   users_held=len(_manageable(source_view.users))),
                       destinations=reports, summary=summary)
         if self.module._diff:
             result["diff"] = [dict(before_header=view.name, after_header=view.name,
@@ -136,6 +144,26 @@ class KeySync(object):
                               "are skipped; destinations[].failed lists every key with its reason." % (
                                   summary["failed"], failure_summary(reports)), **result)
         return result
+
+    def _owner_passwords(self, plans):
+        """The password of every owner of a key to purge (only a key's owner may delete it); fails before any
+        change, naming the owners, when one is not given."""
+        given = dict((item["name"].lower(), item["password"]) for item in self.params["owner_credentials"] or [])
+        if self.params["role"] == "crypto-user":
+            given.setdefault(self.params["username"].lower(), self.params["password"])
+        needed = {}
+        for plan in plans:
+            for key in plan.purge:
+                if key.owner not in given:
+                    needed.setdefault(key.owner or "(unknown owner)", []).append(
+                        "%s on %s" % (key.describe(), plan.destination))
+        if needed:
+            fail(self.module, "only the owner of a key can delete it, and no password was given for %s. Add each "
+                              "owner's name and password to owner_credentials (the DR playbooks take them from "
+                              "cloudhsm_dr_users), or leave these keys out of the purge; nothing was changed." % (
+                                  "; ".join("%s (owner of %s)" % (owner, ", ".join(keys[:3]) + (
+                                      " ..." if len(keys) > 3 else "")) for owner, keys in sorted(needed.items()))))
+        return given
 
     def _replicate(self, plan, destination, failed):
         """Copy plan.replicate; the first key goes alone so a non-clone destination stops before any batch.
@@ -157,22 +185,53 @@ class KeySync(object):
                 failed.append(dict(_brief(key), reason=result.message))
         return synced
 
-    def _purge(self, plan, destination, failed):
+    def _purge(self, plan, destination, failed, owners):
+        """Delete plan.purge, logged in as each key's owner in a session of its own (the HSM lets only the owner
+        delete a key)."""
         purged = []
+        by_owner = {}
         for key in plan.purge:
-            result = self.session.delete_key(destination, key)
-            if result.ok:
-                purged.append(key)
-            else:
-                failed.append(dict(_brief(key), reason="delete failed: %s" % result.message))
+            by_owner.setdefault(key.owner, []).append(key)
+        for owner, keys in sorted(by_owner.items()):
+            session = self.driver.open([destination], secrets=list(self.session_secrets()) + [owners[owner]],
+                                       keys=True)
+            try:
+                session.login(owner, "crypto-user", owners[owner], targets=[destination])
+                for key in keys:
+                    result = session.delete_key(destination, key)
+                    if result.ok:
+                        purged.append(key)
+                    else:
+                        failed.append(dict(_brief(key), reason="delete failed: %s" % result.message))
+            finally:
+                session.close()
         return purged
 
+    def session_secrets(self):
+        return [item["password"] for item in self.params["owner_credentials"] or []] + [self.params["password"]]
+
     @staticmethod
-    def _report(plan, synced, purged, failed, kept):
-        return dict(cluster=plan.destination, synced=[_brief(k) for k in synced],
-                    already_present=[_brief(k) for k in plan.already_present], failed=failed,
-                    purged=[_brief(k) for k in purged],
-                    kept=[dict(_brief(k), reason=reason) for k, reason in kept])
+    def _report(plan, synced, purged, failed, kept, view, source_view):
+        """One destination's result; users_missing/users_extra and keys extra/differing make its ``drift`` (as read:
+        users an earlier step would create in check mode are still missing here)."""
+        names = set(user.name for user in _manageable(view.users))
+        source_names = set(user.name for user in _manageable(source_view.users))
+        report = dict(cluster=plan.destination, synced=[_brief(k) for k in synced],
+                      already_present=[_brief(k) for k in plan.already_present], failed=failed,
+                      purged=[_brief(k) for k in purged],
+                      last_copies=[_brief(k) for k in plan.last_copies if k in purged],
+                      kept=[dict(_brief(k), reason=reason) for k, reason in kept],
+                      extra=[_brief(k) for k in plan.extra],
+                      differing=[dict(_brief(k), reason=reason) for k, reason in plan.conflicts],
+                      keys_held=len(view.keys), users_held=len(_manageable(view.users)),
+                      users_missing=sorted(source_names - names), users_extra=sorted(names - source_names))
+        report["drift"] = (len(plan.replicate) + len(plan.blocked) + len(plan.conflicts) + len(plan.extra)
+                           + len(report["users_missing"]) + len(report["users_extra"]))
+        return report
+
+
+def _manageable(users):
+    return [user for user in users if user.role in MANAGEABLE_ROLES]
 
 
 class UserSync(object):
@@ -252,13 +311,22 @@ class UserSync(object):
         source = params["replicate_from"]
         names = [u["name"] for u in params["users"]] or None
         source_view = session.read_view(source)
-        reports, changed, problems = [], False, []
+        purging = bool(params["purge"] or params["purge_users"])
+        gone_keys = dict((str(name), set(str(ref) for ref in refs))
+                         for name, refs in (params["assume_keys_deleted"] or {}).items())
+        reports, changed, problems, diff = [], False, [], []
         for target in self.targets():
             if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
                 continue
-            view = session.read_view(target)
+            view = session.read_view(target, keys=purging)
             todo, conflicts = plan_user_replication(source_view, view, names)
-            report = dict(cluster=view.name, replicated=[], failed=[dict(username=n, reason=r) for n, r in conflicts])
+            remove, refused = plan_user_purge(
+                source_view, view, purge=params["purge"], names=params["purge_users"],
+                protected=[params["username"]], keys_leaving=gone_keys.get(view.name, ())) if purging else ([], [])
+            report = dict(cluster=view.name, replicated=[], deleted=[],
+                          failed=[dict(username=n, reason=r) for n, r in conflicts + refused],
+                          extra=sorted(u.name for u in view.users if u.role in MANAGEABLE_ROLES
+                                       and source_view.user(u.name) is None))
             if todo and not self.module.check_mode:
                 results = session.replicate_users(todo[:1], source, target)
                 if not results[0].ok and is_lineage_error(results[0].message):
@@ -269,10 +337,21 @@ class UserSync(object):
                     self._record(report, "replicated", user.name, result)
             elif todo:
                 report["replicated"] = [u.name for u in todo]
-            changed = changed or bool(report["replicated"])
+            if self.module.check_mode:
+                report["deleted"] = [u.name for u in remove]
+            else:
+                for user in remove:
+                    self._record(report, "deleted", user.name, session.delete_user(target, user))
+            changed = changed or bool(report["replicated"] or report["deleted"])
+            gone = set(report["deleted"])
+            diff.append(dict(before_header=view.name, after_header=view.name, before=_user_lines(view.users),
+                             after=_user_lines([u for u in view.users if u.name not in gone] +
+                                               [u for u in todo if u.name in report["replicated"]])))
             problems.extend("%s: %s %s" % (view.name, f["username"], f["reason"]) for f in report["failed"])
             reports.append(report)
         result = dict(changed=changed, source=source_view.name, clusters=reports)
+        if self.module._diff:
+            result["diff"] = diff
         if problems:
             fail(self.module, "; ".join(problems), **result)
         return result

@@ -69,3 +69,15 @@ def test_pair_and_share_options_are_checked_before_any_tool_runs(hsm, capsys, ar
     result = run(hsm, capsys, label="x", **args)
     assert result["failed"] is True and message in result["msg"]
     assert [value for kind, value in hsm.calls() if kind == "argv"] == []
+
+
+@pytest.mark.parametrize("sdk", ["5", "3"])
+def test_generate_false_reports_a_missing_key_and_makes_none(hsm, capsys, sdk):
+    result = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek", generate=False)
+    assert result["changed"] is False and result["missing"] is True
+    assert "it is not generated again" in str(result["warnings"])
+    assert len(hsm.state()["clusters"]["c1"]["keys"]) == 7
+    made = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek")
+    assert made["changed"] is True and made["missing"] is False
+    present = run(hsm, capsys, sdk=sdk, cluster="c1", label="retired-kek", generate=False)
+    assert present["changed"] is False and present["missing"] is False

@@ -31,11 +31,14 @@ def test_check_mode_reports_drift_then_sync_then_rerun_is_no_change(hsm, capsys,
 
     synced = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
     assert synced["changed"] is True
-    assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0}
+    # drift: what the module read before the run (seven keys missing on c2).
+    assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0, "drift": 7}
     assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
 
     again = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
     assert again["changed"] is False and again["summary"]["already_present"] == 7
+    assert again["summary"]["drift"] == 0
+    assert again["destinations"][0]["keys_held"] == again["source"]["keys_held"] == 7
     # One client process per module run.
     assert len([1 for kind, unused_value in hsm.calls() if kind == "argv"]) == 3
 
@@ -102,8 +105,54 @@ def test_purge_keeps_the_only_copy(hsm, capsys):
                                                           destinations=["c2"], purge=True), capsys)
     assert result["summary"]["purged"] == 0
     assert result["destinations"][0]["kept"][0]["label"] == "lone"
-    assert "only copy" in result["destinations"][0]["kept"][0]["reason"]
+    assert "no cluster of the DR set keeps another copy" in result["destinations"][0]["kept"][0]["reason"]
+    assert result["destinations"][0]["extra"][0]["label"] == "lone" and result["destinations"][0]["drift"] == 8
     assert "90" in hsm.state()["clusters"]["c2"]["keys"]
+
+
+def retire_key_on_clone(hsm):
+    """c2 holds "retired" (owned by alice) that the source c1 no longer has."""
+    state = hsm.state()
+    state["clusters"]["c2"]["keys"]["90"] = dict(label="retired", id="", type="aes", size=32, kcv="0x0000aa",
+                                                 owner="alice", shared=[], extractable=False)
+    hsm.write(state)
+
+
+def test_purge_as_admin_logs_in_as_the_key_owner(hsm, capsys):
+    retire_key_on_clone(hsm)
+    plan = run(hsm, capsys, source="c1", destinations=["c2"], purge_labels=["retired"], delete_last_copies=True,
+               owner_credentials=[dict(name="alice", password=fake_tools.ALICE_PW)], check_mode=True)
+    assert [k["label"] for k in plan["destinations"][0]["purged"]] == ["retired"]
+    assert [k["label"] for k in plan["destinations"][0]["last_copies"]] == ["retired"]
+    assert "90" in hsm.state()["clusters"]["c2"]["keys"]
+    done = run(hsm, capsys, source="c1", destinations=["c2"], purge_labels=["retired"], delete_last_copies=True,
+               owner_credentials=[dict(name="alice", password=fake_tools.ALICE_PW)])
+    assert done["changed"] is True and [k["label"] for k in done["destinations"][0]["purged"]] == ["retired"]
+    assert "90" not in hsm.state()["clusters"]["c2"]["keys"]
+    # The owner's password is a secret: never in the result.
+    assert fake_tools.ALICE_PW not in repr(done)
+
+
+def test_purge_without_the_owner_password_fails_before_any_change(hsm, capsys):
+    retire_key_on_clone(hsm)
+    result = run(hsm, capsys, source="c1", destinations=["c2"], purge_labels=["retired"], delete_last_copies=True)
+    assert result["failed"] is True
+    assert "only the owner of a key can delete it" in result["msg"] and "alice (owner of key" in result["msg"]
+    assert "90" in hsm.state()["clusters"]["c2"]["keys"]
+    assert hsm.state()["clusters"]["c2"]["keys"] and not any(
+        kind == "command" and value[:2] == ["key", "replicate"] for kind, value in hsm.calls())
+
+
+def test_check_mode_assumes_the_users_an_earlier_step_creates(hsm, capsys):
+    state = hsm.state()
+    state["clusters"]["c1"]["users"]["zoe"] = dict(role="CU", password="z0e-password", id=7, failures=0)
+    state["clusters"]["c1"]["keys"]["40"] = dict(label="zk", id="", type="aes", size=16, kcv="0xabcdef",
+                                                 owner="zoe", shared=[], extractable=False)
+    hsm.write(state)
+    result = run(hsm, capsys, source="c1", destinations=["c2"], assume_users={"c2": ["zoe"]}, check_mode=True)
+    assert "failed" not in result and "zk" in [k["label"] for k in result["destinations"][0]["synced"]]
+    # The drift report still names the user the run would copy first.
+    assert result["destinations"][0]["users_missing"] == ["zoe"]
 
 
 def test_sdk3_rejects_label_selection_and_purge(hsm, capsys):

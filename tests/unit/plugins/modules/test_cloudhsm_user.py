@@ -72,6 +72,9 @@ def test_replicate_users_then_rerun(hsm, capsys, sdk, source, target):
     state = hsm.state()
     state["clusters"]["c1"]["users"]["carol"] = dict(role="CU", password="c4rol-pw", id=9, failures=0)
     hsm.write(state)
+    drift = run(hsm, capsys, sdk=sdk, replicate_from=source, clusters=[target], check_mode=True, diff=True)
+    assert drift["clusters"][0]["replicated"] == ["carol"] and "carol" not in hsm.state()["clusters"]["c2"]["users"]
+    assert "carol (crypto-user)" in drift["diff"][0]["after"] and "carol" not in drift["diff"][0]["before"]
     result = run(hsm, capsys, sdk=sdk, replicate_from=source, clusters=[target])
     assert result["changed"] is True and result["clusters"][0]["replicated"] == ["carol"]
     assert hsm.state()["clusters"]["c2"]["users"]["carol"]["password"] == "c4rol-pw"
@@ -130,3 +133,36 @@ def test_seven_character_password_creates_the_user_and_warns(hsm, capsys):
     # ansible-core 2.19 wraps each warning in a summary object: read them as text.
     warnings = str(result["warnings"])
     assert "the password of user short7 has 7 characters" in warnings and "Sh0rt-7" not in warnings
+
+
+def add_to_c2(hsm, name, role="CU", keys=()):
+    state = hsm.state()
+    state["clusters"]["c2"]["users"][name] = dict(role=role, password="x-password-1", id=20 + len(name), failures=0)
+    for handle, label in keys:
+        state["clusters"]["c2"]["keys"][handle] = dict(label=label, id="", type="aes", size=32, kcv="0x0000aa",
+                                                       owner=name, shared=[], extractable=False)
+    hsm.write(state)
+
+
+def test_purge_users_the_source_lacks_check_mode_then_real(hsm, capsys):
+    add_to_c2(hsm, "gone")
+    add_to_c2(hsm, "owner", keys=[("90", "owned")])
+    plan = run(hsm, capsys, replicate_from="c1", clusters=["c2"], purge_users=["gone", "owner"], check_mode=True,
+               diff=True)
+    assert plan["failed"] is True and plan["clusters"][0]["deleted"] == ["gone"]
+    assert "owns 1 key(s)" in plan["msg"] and "gone" in hsm.state()["clusters"]["c2"]["users"]
+    # The owner's key is deleted by an earlier step (the key purge): in check mode that is assumed.
+    plan = run(hsm, capsys, replicate_from="c1", clusters=["c2"], purge_users=["gone", "owner"], check_mode=True,
+               assume_keys_deleted={"c2": ["0x000000000000005a"]})
+    assert "failed" not in plan and sorted(plan["clusters"][0]["deleted"]) == ["gone", "owner"]
+    done = run(hsm, capsys, replicate_from="c1", clusters=["c2"], purge_users=["gone"])
+    assert done["changed"] is True and done["clusters"][0]["deleted"] == ["gone"]
+    assert "gone" not in hsm.state()["clusters"]["c2"]["users"]
+    assert run(hsm, capsys, replicate_from="c1", clusters=["c2"], purge_users=["gone"])["changed"] is False
+
+
+def test_purge_all_deletes_the_users_the_source_lacks_but_never_a_built_in_one(hsm, capsys):
+    add_to_c2(hsm, "carol")
+    result = run(hsm, capsys, replicate_from="c1", clusters=["c2"], purge=True)
+    assert result["changed"] is True and result["clusters"][0]["deleted"] == ["carol"]
+    assert set(hsm.state()["clusters"]["c2"]["users"]) == {"admin", "alice", "app_user"}

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ClusterView, Key, User, UserSpec, apply_key_plan, apply_user_plan, normalize_reference, plan_key_sync,
-    plan_user_replication, plan_users, select_keys)
+    plan_user_purge, plan_user_replication, plan_users, select_keys)
 
 
 def users(*pairs):
@@ -147,21 +147,64 @@ def test_missing_owner_or_share_users_block_replication():
     assert [(k.reference, names) for k, names in plan.blocked] == [("1", ["carol"]), ("2", ["zed"])]
 
 
-def test_purge_is_off_by_default_and_never_drops_the_only_copy():
-    src = [key("1", "a", "0x01")]
+def test_purge_is_off_by_default_and_the_guard_sees_the_whole_set():
+    src = [key("1", "a", "0x01"), key("8", "kept-on-source", "0x88")]
     extra_only_here = key("5", "x", "0x55")
     extra_everywhere = key("6", "y", "0x66")
+    copy_of_source_material = key("9", "renamed", "0x88")
     unknown = Key("7", label="z", owner="alice")
-    d1 = (ClusterView("d1", BASE), [key("1", "a", "0x01"), extra_only_here, extra_everywhere, unknown])
+    d1 = (ClusterView("d1", BASE), [key("1", "a", "0x01"), extra_only_here, extra_everywhere, unknown,
+                                    copy_of_source_material])
     d2 = (ClusterView("d2", BASE), [key("1", "a", "0x01"), extra_everywhere])
     plans = plan_key_sync(src, [d1, d2])
     assert not any(p.purge or p.kept for p in plans)
+    assert sorted(k.label for k in plans[0].extra) == ["renamed", "x", "y", "z"]
+    assert [k.label for k in plans[1].extra] == ["y"]
     plans = plan_key_sync(src, [d1, d2], purge=True)
-    # y exists on d1 and d2: one copy may go, the last stays.
-    assert [k.label for k in plans[0].purge] == ["y"]
-    assert sorted(pair[0].label for pair in plans[0].kept) == ["x", "z"]
+    # y is on both clones only: both copies are candidates, so it would leave the set and stays on both.
+    # "renamed" holds the material the source keeps under another label, so it may go.
+    assert [k.label for k in plans[0].purge] == ["renamed"]
+    assert sorted(pair[0].label for pair in plans[0].kept) == ["x", "y", "z"]
     assert [pair[0].label for pair in plans[1].kept] == ["y"] and not plans[1].purge
-    assert "only copy" in plans[1].kept[0][1]
+    assert "no cluster of the DR set keeps another copy" in plans[1].kept[0][1]
+    # With delete_last_copies, y goes from every clone at once, marked as the last copies.
+    plans = plan_key_sync(src, [d1, d2], purge=True, delete_last_copies=True)
+    assert sorted(k.label for k in plans[0].purge) == ["renamed", "x", "y"]
+    assert [k.label for k in plans[1].purge] == ["y"] and [k.label for k in plans[1].last_copies] == ["y"]
+    assert [pair[0].label for pair in plans[0].kept] == ["z"]
+
+
+def test_purge_labels_delete_only_the_retired_keys_from_every_clone():
+    src = [key("1", "a", "0x01")]
+    retired = key("6", "retired", "0x66")
+    other = key("5", "other", "0x55")
+    d1 = (ClusterView("d1", BASE), [key("1", "a", "0x01"), retired, other])
+    d2 = (ClusterView("d2", BASE), [key("1", "a", "0x01"), retired])
+    plans = plan_key_sync(src, [d1, d2], purge_labels=["retired"], delete_last_copies=True)
+    assert [k.label for k in plans[0].purge] == ["retired"] and [k.label for k in plans[1].purge] == ["retired"]
+    assert not plans[0].kept and [k.label for k in plans[0].extra] == ["retired", "other"]
+
+
+def test_assumed_users_unblock_keys_in_check_mode():
+    src = [key("1", "a", "0x01", owner="newcu")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [])])
+    assert plan.missing_users == {"newcu": ["key 1 label 'a'"]}
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [])], assumed_users={"d": ["NEWCU"]})
+    assert [k.label for k in plan.replicate] == ["a"] and not plan.missing_users
+
+
+def test_user_purge_spares_the_login_key_owners_and_the_last_admin():
+    source = ClusterView("s", [User("admin", "admin"), User("alice", "crypto-user")])
+    dest = ClusterView("d", [User("admin", "admin"), User("alice", "crypto-user"), User("gone", "crypto-user"),
+                             User("owner", "crypto-user"), User("oldadmin", "admin"), User("app", "appliance")],
+                       [key("0x9", "k", "0x09", owner="owner")])
+    remove, refused = plan_user_purge(source, dest, purge=True, protected=["oldadmin"])
+    assert [u.name for u in remove] == ["gone"]
+    assert sorted(name for name, unused in refused) == ["oldadmin", "owner"]
+    # The owner's keys are deleted by an earlier step: it may go too.
+    remove, refused = plan_user_purge(source, dest, names=["owner"], keys_leaving=["0x9"])
+    assert [u.name for u in remove] == ["owner"] and not refused
+    assert plan_user_purge(source, dest) == ([], [])
 
 
 def test_duplicates_are_counted():
