@@ -135,7 +135,7 @@ class Preflight:
         if partition is None:
             known = sorted(set().union(*self.regions.values()))
             close = difflib.get_close_matches(region, known, n=1)
-            self.problem("%s.region %r is not a region where AWS CloudHSM is offered (botocore's list)%s." % (
+            self.problem("%s.region %r is not a region where AWS CloudHSM is offered (botocore's list%s)." % (
                 what, region, "; did you mean %r?" % close[0] if close else ""))
             return False
         if self.partition is None:
@@ -153,8 +153,8 @@ class Preflight:
         for zone in zones:
             if not (isinstance(zone, str) and isinstance(region, str) and zone.startswith(region)
                     and ID_PATTERNS["availability_zone"].match(zone) and len(zone) == len(region) + 1):
-                self.problem("%s.availability_zones: %r is not an availability zone of %s (zones are the region "
-                             "name and one letter, such as %sa)." % (what, zone, region, region))
+                self.problem("%s.availability_zones: %r is not an availability zone of %s (a zone is its region's "
+                             "name and one letter)." % (what, zone, region))
 
     def check_subnets(self, what, spec):
         subnet_ids = spec.get("subnet_ids") or []
