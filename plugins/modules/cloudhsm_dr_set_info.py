@@ -17,10 +17,12 @@ description:
     proves that each clone belongs to the set before anything may change it.
   - The source is the cluster the settings declare, by O(source.cluster_id) or else by its C(Name) tag (which must
     then be unique among the live clusters of its region).
-  - A clone is a member only when one of these holds. B(lineage) its C(SourceBackupId) names a backup in its region
-    that was copied from a backup of the source cluster (the copy's C(SourceCluster)), or is a backup of the source
-    itself. B(tag) it carries the tag C(hsmops.cloudhsm:dr-source) whose value is the source cluster's id (the
-    collection writes it on the clones it creates or adopts). B(pinned) the settings name it by O(clones[].cluster_id).
+  - A clone is a member only when one of these holds. B(lineage) it shares an ancestor with the source - its
+    C(SourceBackupId) names a backup in its region that was copied from a backup of the source (the copy's
+    C(SourceCluster)) or is a backup of the source itself, followed back backup by backup (up to 5), so that after
+    a fail-over swap the old source and the other clones still count. B(tag) it carries the tag
+    C(hsmops.cloudhsm:dr-source) whose value is the source cluster's id (the collection writes it on the clones it
+    creates or adopts). B(pinned) the settings name it by O(clones[].cluster_id).
   - A live cluster that only shares a clone's name, or two live clusters of one name, is reported as a problem;
     with O(fail_on_problems) (the default) the module fails and lists every problem at once. It never changes
     anything.
@@ -144,6 +146,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import no
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_region
 
+# How many backups back a lineage is followed (a clone of a clone of a clone is three).
+MAX_LINEAGE_HOPS = 5
 EMPTY_LINEAGE = dict(source_backup_id=None, source_backup_found=False, origin_cluster_id=None, origin_region=None,
                      origin_backup_id=None)
 
@@ -216,13 +220,33 @@ class DrSetLookup:
                 return None
         return matches[0] if matches else None
 
-    def proof(self, spec, cluster, source_id):
+    def ancestry(self, region, cluster):
+        """(the cluster's id and the ids of the clusters its data came from, nearest first; its first lineage hop).
+
+        Followed backup by backup while the clusters can still be read, so that a clone of a promoted clone, or the
+        old source after a fail-over swap, still shares an ancestor with the source.
+        """
+        ids, first = [cluster["ClusterId"]], None
+        for unused_hop in range(MAX_LINEAGE_HOPS):
+            lineage = self.lineage(region, cluster)
+            first = first or lineage
+            origin = lineage["origin_cluster_id"]
+            if not origin or origin in ids:
+                break
+            ids.append(origin)
+            region = lineage["origin_region"] or region
+            cluster = next((c for c in self.clusters(region) if c["ClusterId"] == origin), None)
+            if cluster is None:
+                break
+        return ids, first or dict(EMPTY_LINEAGE)
+
+    def proof(self, spec, cluster, source_ancestry):
         """(proof or None, lineage) of a candidate clone."""
         tags = boto3_tag_list_to_ansible_dict(cluster.get("TagList") or [])
-        lineage = self.lineage(spec["region"], cluster)
-        if source_id and lineage["origin_cluster_id"] == source_id:
+        ancestry, lineage = self.ancestry(spec["region"], cluster)
+        if source_ancestry and set(ancestry) & set(source_ancestry):
             return "lineage", lineage
-        if source_id and tags.get(OWNERSHIP_TAG) == source_id:
+        if source_ancestry and tags.get(OWNERSHIP_TAG) == source_ancestry[0]:
             return "tag", lineage
         return None, lineage
 
@@ -248,6 +272,10 @@ class DrSetLookup:
     def run(self, source_spec, clone_specs):
         source = self.find_source(source_spec)
         source_id = source["ClusterId"] if source else source_spec.get("cluster_id")
+        if source:
+            source_ancestry = self.ancestry(source_spec["region"], source)[0]
+        else:
+            source_ancestry = [source_id] if source_id else []
         members = []
         if source:
             members.append(member(source_spec, "source", source, "pinned" if source_spec.get("cluster_id") else "declared",
@@ -271,7 +299,7 @@ class DrSetLookup:
                     "its entry of cloudhsm_dr_clones, or rename or delete the others." % (
                         len(matches), spec["name"], spec["region"], ", ".join(_label(c) for c in matches)))
                 continue
-            proof, lineage = self.proof(spec, matches[0], source_id)
+            proof, lineage = self.proof(spec, matches[0], source_ancestry)
             if proof is None:
                 self.refuse(spec, matches[0], lineage, source_id)
                 continue
