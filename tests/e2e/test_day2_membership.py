@@ -13,6 +13,7 @@ Runs from the collection's build-tree copy, as root (the simulated client instal
 import copy
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.request
@@ -263,3 +264,61 @@ def test_copy_backups_prunes_the_copies_of_a_deleted_source_by_its_pinned_id(day
     ready = [b for b in dr.describe_backups()["Backups"]
              if b.get("SourceCluster") == source_id and b["BackupState"] == "READY"]
     assert len(ready) == 1, ready  # the newest copy stays
+
+
+FORGET_PLAYBOOK = """
+- name: Write a SyncClusters.cfg for three clusters, then forget some of them
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    cloudhsm_dr_sdk: 3
+    dr_sync_clusters_config: "{{ cfg }}"
+    dr_clusters:
+      - {cluster_id: cluster-sourceaaaaaa, cluster: {hsms: [{eni_ip: 10.0.0.11}, {eni_ip: 10.0.0.12}]}}
+      - {cluster_id: cluster-cloneaaaaaaa, cluster: {hsms: [{eni_ip: 10.1.0.11}]}}
+      - {cluster_id: cluster-clonebbbbbbb, cluster: {hsms: [{eni_ip: 10.2.0.11}]}}
+  tasks:
+    - name: The configuration the DR playbooks write
+      ansible.builtin.include_role:
+        name: hsmops.cloudhsm.cloudhsm_sync_config
+      vars:
+        cloudhsm_sync_config_sdk: 3
+        cloudhsm_sync_config_path: "{{ cfg }}"
+        cloudhsm_sync_config_clusters:
+          - {cluster_id: cluster-sourceaaaaaa, hsm_ip: 10.0.0.11}
+          - {cluster_id: cluster-cloneaaaaaaa, hsm_ip: 10.1.0.11}
+          - {cluster_id: cluster-clonebbbbbbb, hsm_ip: 10.2.0.11}
+      when: write | bool
+
+    - name: Forget the removed clusters as teardown does
+      ansible.builtin.include_tasks: "{{ tasks_file }}"
+      vars:
+        dr_removed: "{{ dr_clusters | selectattr('cluster_id', 'in', removed) | list }}"
+"""
+
+
+def forget(tmp_path, cfg, removed, write):
+    playbook = tmp_path / "forget.yml"
+    playbook.write_text(FORGET_PLAYBOOK)
+    extra = {"cfg": str(cfg), "removed": removed, "write": write,
+             "tasks_file": os.path.join(ROOT, "playbooks", "tasks", "forget_clusters.yml"),
+             "ansible_python_interpreter": sys.executable}
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(playbook),
+                             "-i", "localhost,", "-e", json.dumps(extra)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_sdk3_teardown_drops_the_deleted_clusters_from_sync_clusters_cfg(tmp_path):
+    """The SDK 3 half of teardown's client clean-up, on a SyncClusters.cfg written by cloudhsm_sync_config (the
+    SDK 3 flow itself is costly to run twice; the SDK 5 half is run end to end above)."""
+    cfg = tmp_path / "SyncClusters.cfg"
+    forget(tmp_path, cfg, ["cluster-cloneaaaaaaa"], True)
+    servers = json.loads(cfg.read_text())["servers"]
+    assert [server["hostname"] for server in servers] == ["10.0.0.11", "10.2.0.11"]  # the source stays server 0
+    assert oct(os.stat(cfg).st_mode & 0o777) == "0o600"
+    forget(tmp_path, cfg, ["cluster-cloneaaaaaaa"], False)  # a rerun changes nothing
+    assert [server["hostname"] for server in json.loads(cfg.read_text())["servers"]] == ["10.0.0.11", "10.2.0.11"]
+    forget(tmp_path, cfg, ["cluster-sourceaaaaaa", "cluster-clonebbbbbbb"], False)
+    assert not cfg.exists()
