@@ -15,14 +15,14 @@ short_description: Find the clusters that are proven members of a CloudHSM DR se
 description:
   - Finds the source cluster and the clones of a DR set (a source cluster and its clones in other regions) and
     proves that each clone belongs to the set before anything may change it.
-  - The source is the cluster the settings declare, by O(source.cluster_id) or else by its C(Name) tag (which must
+  - The source is the cluster the settings declare, by C(source.cluster_id) or else by its C(Name) tag (which must
     then be unique among the live clusters of its region).
   - A clone is a member only when one of these holds. B(lineage) it shares an ancestor with the source - its
     C(SourceBackupId) names a backup in its region that was copied from a backup of the source (the copy's
     C(SourceCluster)) or is a backup of the source itself, followed back backup by backup (up to 5), so that after
     a fail-over swap the old source and the other clones still count. B(tag) it carries the tag
     C(hsmops.cloudhsm:dr-source) whose value is the source cluster's id (the collection writes it on the clones it
-    creates or adopts). B(pinned) the settings name it by O(clones[].cluster_id).
+    creates or adopts). B(pinned) the settings name it by C(clones[].cluster_id).
   - A live cluster that only shares a clone's name, or two live clusters of one name, is reported as a problem;
     with O(fail_on_problems) (the default) the module fails and lists every problem at once. It never changes
     anything.
