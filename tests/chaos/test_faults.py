@@ -74,7 +74,10 @@ def dr_set(tmp_path_factory, results):
         outcome["resumed"], outcome["resumed_output"] = run.try_playbook("clone_cluster.yml", "clone_cluster-resumed")
         outcome["seconds"] = time.monotonic() - started
         outcome["faults"] = faults_injected(run, mark)
+        # The end state is read without injected faults (they are for the playbooks), then they are on again.
+        run.clear_faults()
         outcome["problems"] = converged(run) if outcome["resumed"].ok else ["clone_cluster failed"]
+        run.set_faults(**API_FAULTS)
         results.add("API throttling 30%% + HTTP 500 5%% (cloudhsmv2), clone_cluster killed before '%s', rerun"
                     % FAST_BOUNDARY,
                     "%d throttled, %d errors in %d API calls" % outcome["faults"],
