@@ -22,7 +22,7 @@ description:
   - The client SDK fits the HSM type (SDK 3 only works with C(hsm1.medium)); passwords are 7 to 32 characters.
   - Subnets (when given) exist in their cluster's region, lie in one VPC, and each listed availability zone has one
     of them. Read with C(DescribeSubnets), only in regions that passed the region check.
-  - The role M(hsmops.cloudhsm.cloudhsm_dr_settings) runs this module after validating the variables' types.
+  - The role C(hsmops.cloudhsm.cloudhsm_dr_settings) runs this module after validating the variables' types.
 author:
   - hsmops.cloudhsm contributors (@hsmops)
 options:
