@@ -5,7 +5,9 @@ clone's name is refused by clone_cluster and teardown (zero accepted mutating ca
 before and after); the DR set built under another name; two live clusters of one name refused by every playbook; a
 clone proven by lineage alone once its ownership tag is gone; teardown previewed in check mode, then run: only
 proven members deleted, the client configuration clean, the backups as chosen (keep-last); copy_backups pruning the
-copies of the deleted source by its pinned id.
+copies of the deleted source by its pinned id. copy_backups and teardown run without the secrets file, as their
+headers print them. The SDK 3 half of the client clean-up (SyncClusters.cfg) is shown on a file written by the
+cloudhsm_sync_config role rather than by a second, SDK 3 DR set.
 
 Runs from the collection's build-tree copy, as root (the simulated client installs into /opt/cloudhsm).
 """
