@@ -586,3 +586,39 @@ def live_hsms(cluster):
             by_eni[eni] = hsm
         hsms.append(hsm)
     return hsms
+
+
+# --- DR-set membership ---
+
+# The tag the collection writes on the clones it creates (and on the backup copies it makes): its value is the id of
+# the DR set's source cluster. A cluster carrying it with that value is a member even when its lineage can no
+# longer be read (the backup it was restored from has been deleted).
+OWNERSHIP_TAG = "hsmops.cloudhsm:dr-source"
+
+
+def backup_origin(backup):
+    """The cluster whose data a backup holds: for a copy the cluster of its source backup, else the cluster backed up."""
+    return backup.get("SourceCluster") or backup.get("ClusterId")
+
+
+def cluster_lineage(client, cluster):
+    """Where a cluster's data comes from, read from its source backup in the cluster's own region.
+
+    A clone is restored from a copy of one of the source's backups (CopyBackupToRegion records SourceBackup,
+    SourceRegion and SourceCluster on the copy), a cluster restored in the same region from one of the source's own
+    backups (ClusterId). Returns a dict with source_backup_id, source_backup_found, origin_cluster_id,
+    origin_region and origin_backup_id; the origin keys are None when the backup cannot be read.
+    """
+    reference = cluster.get("SourceBackupId")
+    lineage = dict(source_backup_id=None, source_backup_found=False, origin_cluster_id=None, origin_region=None,
+                   origin_backup_id=None)
+    if not reference:
+        return lineage
+    backup_id = parse_backup_reference(reference, "SourceBackupId")[0]
+    lineage["source_backup_id"] = backup_id
+    backup = get_backup(client, backup_id)
+    if backup is None:
+        return lineage
+    lineage.update(source_backup_found=True, origin_cluster_id=backup_origin(backup),
+                   origin_region=backup.get("SourceRegion"), origin_backup_id=backup.get("SourceBackup") or backup_id)
+    return lineage

@@ -74,7 +74,10 @@ def dr_set(tmp_path_factory, results):
         outcome["resumed"], outcome["resumed_output"] = run.try_playbook("clone_cluster.yml", "clone_cluster-resumed")
         outcome["seconds"] = time.monotonic() - started
         outcome["faults"] = faults_injected(run, mark)
+        # The end state is read without injected faults (they are for the playbooks), then they are on again.
+        run.clear_faults()
         outcome["problems"] = converged(run) if outcome["resumed"].ok else ["clone_cluster failed"]
+        run.set_faults(**API_FAULTS)
         results.add("API throttling 30%% + HTTP 500 5%% (cloudhsmv2), clone_cluster killed before '%s', rerun"
                     % FAST_BOUNDARY,
                     "%d throttled, %d errors in %d API calls" % outcome["faults"],
@@ -263,9 +266,11 @@ def test_clone_with_another_masking_key_is_refused_up_front(dr_set, results):
     bulk_keys(run, "impostor-era", 3)
     clone_ip = run.cluster("clone")["hsm_ips"][0]
     before = {ip: (run.users_of(ip), sorted(k["label"] for k in run.keys_of(ip))) for ip in (clone_ip, impostor["ip"])}
-    # The DR set takes one clone per region: the impostor stands in for the clone of its region.
+    # The DR set takes one clone per region: the impostor stands in for the clone of its region. It is pinned by
+    # id (the settings declare it the clone), since an unproven cluster of that name is refused before the HSMs are
+    # reached; the HSMs' own check is what this case is about.
     with_impostor = copy.deepcopy(settings)
-    with_impostor["cloudhsm_dr_clones"] = [dict(member, name="demo-impostor")]
+    with_impostor["cloudhsm_dr_clones"] = [dict(member, name="demo-impostor", cluster_id=impostor["cluster_id"])]
     original = run.settings
     run.use_settings(with_impostor)
     started = time.monotonic()

@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudhsm_dr_preflight
+version_added: 0.2.0
+short_description: Check the settings of a CloudHSM DR set before anything is changed
+description:
+  - Checks the settings of a DR set (a source cluster and its clones in other regions) against what AWS accepts and
+    reports every problem at once, before a playbook changes anything.
+  - Regions are region names that botocore lists for AWS CloudHSM, all in the partition of the source's region
+    (backups are only copied within a partition); a name that is close to a known region is suggested.
+  - Availability zones belong to their cluster's region; the clone list names each region once, not the source's.
+  - Cluster names are unique in the DR set, and so are pinned cluster ids.
+  - The client SDK fits the HSM type (SDK 3 only works with C(hsm1.medium)); passwords are 7 to 32 characters.
+  - Subnets (when given) exist in their cluster's region, lie in one VPC, and each listed availability zone has one
+    of them. Read with C(DescribeSubnets), only in regions that passed the region check.
+  - The role C(hsmops.cloudhsm.cloudhsm_dr_settings) runs this module after validating the variables' types.
+author:
+  - hsmops.cloudhsm contributors (@hsmops)
+options:
+  source:
+    description: The source cluster as C(cloudhsm_dr_source) declares it (C(name), C(region), C(availability_zones), C(subnet_ids), C(cluster_id)).
+    type: dict
+    required: true
+  clones:
+    description: The clones as C(cloudhsm_dr_clones) declares them (same keys as O(source)).
+    type: list
+    elements: dict
+    required: true
+  sdk:
+    description: The client SDK generation.
+    type: int
+    choices: [3, 5]
+    default: 5
+  hsm_type:
+    description: The HSM type of new clusters; by default C(hsm1.medium) with SDK 3 and C(hsm2m.medium) with SDK 5.
+    type: str
+  passwords:
+    description:
+      - Passwords to check for length, keyed by what they belong to (for example C(cloudhsm_dr_admin_password) or
+        C(cloudhsm_dr_users[payments_app])). Only the keys appear in problems, never the values.
+    type: dict
+    default: {}
+  check_subnets:
+    description: Read the subnets to check them.
+    type: bool
+    default: true
+notes:
+  - Supports check mode; it never changes anything.
+seealso:
+  - module: hsmops.cloudhsm.cloudhsm_dr_set_info
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Check the DR settings
+  hsmops.cloudhsm.cloudhsm_dr_preflight:
+    source: "{{ cloudhsm_dr_source }}"
+    clones: "{{ cloudhsm_dr_clones }}"
+    sdk: "{{ cloudhsm_dr_sdk | default(5) }}"
+    passwords:
+      cloudhsm_dr_admin_password: "{{ cloudhsm_dr_admin_password }}"
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found, one sentence each (empty when the settings are usable).
+  returned: always
+  type: list
+  elements: str
+partition:
+  description: The AWS partition of the source's region.
+  returned: always
+  type: str
+  sample: aws
+"""
+
+import difflib
+import re
+
+try:
+    import botocore.session
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ID_PATTERNS
+
+HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
+PASSWORD_LENGTH = (7, 32)
+
+
+def partition_regions():
+    """{partition: set of regions botocore lists for cloudhsmv2}."""
+    session = botocore.session.get_session()
+    return dict((partition, set(session.get_available_regions("cloudhsmv2", partition_name=partition)))
+                for partition in session.get_available_partitions())
+
+
+class Preflight:
+    def __init__(self, module):
+        self.module = module
+        self.problems = []
+        self.regions = partition_regions()
+        self.partition = None
+
+    def problem(self, text):
+        self.problems.append(text)
+
+    def members(self):
+        params = self.module.params
+        members = [("cloudhsm_dr_source", params["source"])]
+        members += [("cloudhsm_dr_clones[%d]" % index, clone) for index, clone in enumerate(params["clones"])]
+        return [(what, spec) for what, spec in members if isinstance(spec, dict)]
+
+    def check_region(self, what, region):
+        """True when the region is usable (then its subnets may be read)."""
+        if not isinstance(region, str) or not region:
+            self.problem("%s.region is missing." % what)
+            return False
+        partition = next((name for name, regions in self.regions.items() if region in regions), None)
+        if partition is None:
+            known = sorted(set().union(*self.regions.values()))
+            close = difflib.get_close_matches(region, known, n=1)
+            self.problem("%s.region %r is not a region where AWS CloudHSM is offered (botocore's list%s)." % (
+                what, region, "; did you mean %r?" % close[0] if close else ""))
+            return False
+        if self.partition is None:
+            self.partition = partition
+        elif partition != self.partition:
+            self.problem("%s.region %r is in partition %s but the source's region is in %s: backups cannot be copied "
+                         "between partitions." % (what, region, partition, self.partition))
+            return False
+        return True
+
+    def check_zones(self, what, spec):
+        region, zones = spec.get("region"), spec.get("availability_zones") or []
+        if not zones:
+            self.problem("%s.availability_zones is empty: list one zone per HSM." % what)
+        for zone in zones:
+            if not (isinstance(zone, str) and isinstance(region, str) and zone.startswith(region)
+                    and ID_PATTERNS["availability_zone"].match(zone) and len(zone) == len(region) + 1):
+                self.problem("%s.availability_zones: %r is not an availability zone of %s (a zone is its region's "
+                             "name and one letter)." % (what, zone, region))
+
+    def check_subnets(self, what, spec):
+        subnet_ids = spec.get("subnet_ids") or []
+        if not subnet_ids:
+            return
+        bad = [subnet for subnet in subnet_ids if not (isinstance(subnet, str) and ID_PATTERNS["subnet"].match(subnet))]
+        if bad:
+            self.problem("%s.subnet_ids: %s %s not subnet ids (subnet- and 8 to 17 hexadecimal digits)." % (
+                what, ", ".join(repr(s) for s in bad), "is" if len(bad) == 1 else "are"))
+            return
+        if not self.module.params["check_subnets"]:
+            return
+        client = self.module.client("ec2", region=spec["region"])
+        found = []
+        for subnet_id in subnet_ids:
+            try:
+                found += client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+            except AWS_ERRORS as e:
+                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+                if code.startswith("InvalidSubnet"):
+                    self.problem("%s.subnet_ids: %s does not exist in %s." % (what, subnet_id, spec["region"]))
+                    continue
+                self.module.fail_json_aws(e, msg="Failed to describe subnet %s in %s" % (subnet_id, spec["region"]))
+        vpcs = sorted(set(subnet["VpcId"] for subnet in found))
+        if len(vpcs) > 1:
+            self.problem("%s.subnet_ids are in %d VPCs (%s); a cluster's subnets must all be in one VPC." % (
+                what, len(vpcs), ", ".join(vpcs)))
+        zones_with_subnet = set(subnet["AvailabilityZone"] for subnet in found)
+        for zone in spec.get("availability_zones") or []:
+            if found and zone not in zones_with_subnet:
+                self.problem("%s: availability zone %s has none of the subnets %s (they are in %s); an HSM needs a "
+                             "subnet of the cluster in its zone." % (what, zone, ", ".join(subnet_ids),
+                                                                     ", ".join(sorted(zones_with_subnet))))
+
+    def check_set(self):
+        params = self.module.params
+        members = self.members()
+        names, ids = {}, {}
+        for what, spec in members:
+            names.setdefault(spec.get("name"), []).append(what)
+            if spec.get("cluster_id"):
+                ids.setdefault(spec["cluster_id"], []).append(what)
+            if spec.get("cluster_id") and not ID_PATTERNS["cluster"].match(str(spec["cluster_id"])):
+                self.problem("%s.cluster_id %r is not a cluster id (cluster- and 11 to 16 characters)." % (what, spec["cluster_id"]))
+        for name, whats in names.items():
+            if len(whats) > 1:
+                self.problem("The name %r is given to %s: each cluster of the DR set needs its own name." % (name, " and ".join(whats)))
+        for cluster_id, whats in ids.items():
+            if len(whats) > 1:
+                self.problem("cluster_id %s is pinned by %s: each cluster of the DR set is a different cluster." % (cluster_id, " and ".join(whats)))
+        source_region = params["source"].get("region")
+        clone_regions = [clone.get("region") for clone in params["clones"] if isinstance(clone, dict)]
+        for region in sorted(set(r for r in clone_regions if clone_regions.count(r) > 1)):
+            self.problem("cloudhsm_dr_clones names region %s %d times: one clone per region." % (region, clone_regions.count(region)))
+        if source_region in clone_regions:
+            self.problem("cloudhsm_dr_clones has a clone in %s, the source's region: clones go to other regions." % source_region)
+        if not params["clones"]:
+            self.problem("cloudhsm_dr_clones is empty: list at least one clone.")
+
+        hsm_type = params["hsm_type"] or ("hsm1.medium" if params["sdk"] == 3 else "hsm2m.medium")
+        if hsm_type not in HSM_TYPES:
+            self.problem("cloudhsm_dr_hsm_type %r is not an HSM type: use %s." % (hsm_type, " or ".join(HSM_TYPES)))
+        elif params["sdk"] == 3 and hsm_type != "hsm1.medium":
+            self.problem("cloudhsm_dr_sdk 3 cannot use %s HSMs (SDK 3 supports hsm1.medium only): use "
+                         "cloudhsm_dr_sdk: 5, or cloudhsm_dr_hsm_type: hsm1.medium." % hsm_type)
+        for what, password in sorted(params["passwords"].items()):
+            if password is None:
+                continue
+            if not PASSWORD_LENGTH[0] <= len(str(password)) <= PASSWORD_LENGTH[1]:
+                self.problem("%s is %d characters long; CloudHSM passwords have %d to %d." % (
+                    what, len(str(password)), PASSWORD_LENGTH[0], PASSWORD_LENGTH[1]))
+
+        # The source first, so that the partition is the source's.
+        usable = []
+        for what, spec in members:
+            if not isinstance(spec.get("name"), str) or not spec.get("name") or not re.match(r"^\S", spec["name"]):
+                self.problem("%s.name is missing." % what)
+            if self.check_region(what, spec.get("region")):
+                usable.append((what, spec))
+            self.check_zones(what, spec)
+        for what, spec in usable:
+            self.check_subnets(what, spec)
+
+
+def main():
+    argument_spec = dict(
+        source=dict(type="dict", required=True),
+        clones=dict(type="list", elements="dict", required=True),
+        sdk=dict(type="int", choices=[3, 5], default=5),
+        hsm_type=dict(type="str"),
+        passwords=dict(type="dict", default={}, no_log=True),
+        check_subnets=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    preflight = Preflight(module)
+    preflight.check_set()
+    result = dict(changed=False, problems=preflight.problems, partition=preflight.partition)
+    if preflight.problems:
+        module.fail_json(msg="The DR settings have %d problem%s; nothing was changed: %s" % (
+            len(preflight.problems), "" if len(preflight.problems) == 1 else "s", " ".join(preflight.problems)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
