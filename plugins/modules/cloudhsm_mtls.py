@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: cloudhsm_mtls
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Register mutual TLS trust anchors and set the mTLS enforcement level of CloudHSM clusters
 description:
   - Mutual TLS between client and HSM exists on C(hsm2m.medium) clusters and is managed with C(cloudhsm-cli
@@ -20,8 +20,8 @@ description:
   - When enforcement becomes V(client-and-server), this client must already present a certificate signed by one of
     the anchors (see the C(cloudhsm_client) role's C(cloudhsm_client_mtls_certificates)); otherwise it would lock
     itself out, and the HSM refuses.
-  - Order of the changes, so that no step locks the client out: new anchors are registered first, then enforcement
-    is lowered to V(none) if asked, then anchors are deregistered, then enforcement is raised.
+  - So that no step locks the client out, new anchors are registered first, then enforcement is lowered to V(none)
+    if asked, then anchors are deregistered, then enforcement is raised.
   - Reads first and changes only what differs; in check mode nothing is changed and the result says what would be.
 author:
   - hsmops.cloudhsm contributors (@hsmops)
