@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from cloudhsm_sim.dataplane.testing import run_tool
 from cloudhsm_sim.tools import unconfirmed
-from test_transcripts_sdk5 import Setup, hsm  # noqa: F401  pylint: disable=unused-import  (the HSM server fixture)
+# hsm: the module-scoped simulated HSM server fixture.
+from test_transcripts_sdk5 import Setup, hsm  # noqa: F401  pylint: disable=unused-import
 
 DAY = datetime.timedelta(days=1)
 
