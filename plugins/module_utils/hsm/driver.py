@@ -94,6 +94,15 @@ PASSWORD_SAFE_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 32
 
 
+# How a cluster that enforces mutual TLS refuses a client (the real wording is not documented).
+_MTLS_PATTERNS = re.compile(r"mutual tls|\bmtls\b|client certificate|certificate (required|unknown)|"
+                            r"handshake failure", re.IGNORECASE)
+
+
+def is_mtls_error(message):
+    return bool(message) and bool(_MTLS_PATTERNS.search(message))
+
+
 def is_locked_error(message):
     return bool(message) and bool(_LOCKED_PATTERNS.search(message))
 
@@ -111,6 +120,13 @@ def login_failed_message(username, role, where, detail):
                 "An admin must set a new password for it: hsmops.cloudhsm.cloudhsm_user, logged in as an admin, with "
                 "users=[{name: %s, role: %s, password: NEW}] and update_password=always; then log in with the new "
                 "password." % (head, LOGIN_ATTEMPTS_BEFORE_LOCKOUT, username, role))
+    if is_mtls_error(detail):
+        return ("login as %s (%s) on %s failed: %s. The cluster requires mutual TLS and did not accept this client's "
+                "certificate (none configured, not signed by a registered trust anchor, or expired); the credentials "
+                "were not checked. Give this host a client certificate and key for %s signed by one of the cluster's "
+                "trust anchors: role hsmops.cloudhsm.cloudhsm_client with cloudhsm_client_mtls_certificates, and "
+                "for a DR set cloudhsm_sync_config_mtls (docs/security.md, Mutual TLS)."
+                % (username, role, where, detail, where))
     if is_unreachable_error(detail):
         return ("login as %s (%s) on %s failed: %s. No HSM that the client configuration lists for %s answered, so "
                 "the credentials were not checked (not retried). Make sure the cluster's HSMs are ACTIVE and "

@@ -79,6 +79,8 @@ _PROMPT = re.compile(
     r"(?P<prompt>aws-cloudhsm\s?>|server\s?\d*\s?>|\(y/n\)\?|\(R/I/A\):|\(R/B/I\):|[Pp]assword:)[ \t]*\Z")
 # syncKey / syncUser lines queued at once: few enough that their answers never fill the pipes while lines wait.
 PIPELINE_SIZE = 100
+MTLS_SDK3_MESSAGE = ("mutual TLS (trust anchors, enforcement) is a feature of hsm2m.medium clusters, which only "
+                     "Client SDK 5 (cloudhsm-cli) reaches; Client SDK 3 has no mTLS commands. Use sdk: '5'.")
 
 _SERVER_HEADER = re.compile(r"^(Users|Keys) on server (\d+)\((.*?)\):\s*$", re.M)
 _USER_ROW = re.compile(r"^\s*(\d+)\s+([A-Za-z]+)\s+(\S+)\s+(YES|NO)\s+(\d+)\s+(YES|NO)\s*$", re.M)
@@ -511,6 +513,22 @@ class Sdk3Session(object):
         if failure:
             return OpResult(False, failure)
         return OpResult(True, "activated %s: the PRECO user %s is now a crypto officer" % (self.server_name(index), name))
+
+    # Mutual TLS exists only for hsm2m.medium clusters, which Client SDK 3 cannot reach.
+    def list_trust_anchors(self, target):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def get_mtls_enforcement(self, target):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def register_trust_anchor(self, target, path):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def deregister_trust_anchor(self, target, reference):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def set_mtls_enforcement(self, target, level):
+        raise HsmError(MTLS_SDK3_MESSAGE)
 
     def _mutate(self, target, line, password=None, command=None):
         index = self.resolve(target)

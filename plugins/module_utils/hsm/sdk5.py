@@ -20,7 +20,7 @@ import re
 from ansible.module_utils.six.moves import shlex_quote
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    HsmError, LoginFailed, OpResult, SDK5_TOOL, login_failed_message)
+    HsmError, LoginFailed, OpResult, SDK5_TOOL, is_mtls_error, login_failed_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     DRIFT_ATTRIBUTES, ClusterView, Key, User, pair_link)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolSession, scrub
@@ -321,7 +321,8 @@ class Sdk5Session(object):
         """``key_details`` changes nothing here: ``key list --verbose`` already shows every attribute."""
         code, data = self.run(command_line("user", "list", cluster_id=self._target_option(target)))
         if code != 0:
-            raise HsmError("user list on %s failed: %s" % (target or "the cluster", _text(data)))
+            raise HsmError("user list on %s failed: %s%s" % (target or "the cluster", _text(data),
+                                                             mtls_hint(_text(data))))
         view = ClusterView(target or "default", parse_users(data))
         if keys:
             view.keys = self.list_keys(target, key_filter)
@@ -427,10 +428,58 @@ class Sdk5Session(object):
         return self._result(self.run(command_line(
             "key", "delete", filter=["key-reference=%s" % key.reference], cluster_id=self._target_option(target))))
 
+    # Mutual TLS (hsm2m.medium): trust anchors and the enforcement level.
+    def list_trust_anchors(self, target):
+        """[{reference, certificate}] registered on ``target`` (no login needed)."""
+        code, data = self.run(command_line("cluster", "mtls", "list-trust-anchors",
+                                           cluster_id=self._target_option(target)))
+        if code != 0:
+            raise HsmError("cluster mtls list-trust-anchors on %s failed: %s%s" % (
+                target or "the cluster", _text(data), mtls_hint(_text(data))))
+        return parse_trust_anchors(data)
+
+    def get_mtls_enforcement(self, target):
+        """The enforcement level of ``target`` ('none' or 'client-and-server'); needs an admin or crypto-user login."""
+        code, data = self.run(command_line("cluster", "mtls", "get-enforcement", cluster_id=self._target_option(target)))
+        if code != 0:
+            raise HsmError("cluster mtls get-enforcement on %s failed: %s" % (target or "the cluster", _text(data)))
+        return (data or {}).get("mtls-enforcement-level")
+
+    def register_trust_anchor(self, target, path):
+        """Register the PEM certificate in the file ``path`` on the host (the CLI reads a file)."""
+        return self._result(self.run(command_line("cluster", "mtls", "register-trust-anchor", path=path,
+                                                  cluster_id=self._target_option(target))))
+
+    def deregister_trust_anchor(self, target, reference):
+        return self._result(self.run(command_line("cluster", "mtls", "deregister-trust-anchor",
+                                                  certificate_reference=reference,
+                                                  cluster_id=self._target_option(target))))
+
+    def set_mtls_enforcement(self, target, level):
+        return self._result(self.run(command_line("cluster", "mtls", "set-enforcement", level=level,
+                                                  cluster_id=self._target_option(target))))
+
     @staticmethod
     def _result(envelope):
         code, data = envelope
         return OpResult(code == 0, _text(data), data)
+
+
+def parse_trust_anchors(data):
+    """[{reference, certificate}] from the data of ``cluster mtls list-trust-anchors``."""
+    anchors = []
+    for entry in (data or {}).get("trust_anchors", []):
+        anchors.append({"reference": entry.get("certificate-reference"), "certificate": entry.get("certificate") or ""})
+    return anchors
+
+
+def mtls_hint(message):
+    """What to do when a cluster refuses this client for want of an mTLS certificate (wording unconfirmed)."""
+    if is_mtls_error(message):
+        return (" The cluster enforces mutual TLS: give this client a certificate signed by one of the cluster's "
+                "trust anchors (role hsmops.cloudhsm.cloudhsm_client, variable cloudhsm_client_mtls_certificates; "
+                "and cloudhsm_sync_config_mtls for the DR set's clusters).")
+    return ""
 
 
 def _names_unknown_cluster(message):

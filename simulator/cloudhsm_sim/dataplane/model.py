@@ -10,6 +10,7 @@ thousands of operations stay fast; key material is random bytes sealed with AES-
 import copy
 import hashlib
 import hmac
+import os
 import secrets
 
 from cryptography.exceptions import InvalidTag
@@ -23,6 +24,10 @@ FIRST_KEY_HANDLE = 6  # the first key generated on a fresh cluster in a real run
 USER_ROLES = ("PRECO", "CO", "PCO", "CU", "AU")
 ADMIN_ROLES = ("CO", "PCO")
 _SEAL_AAD = b"cloudhsm-sim masked object"
+# Whether a backup carries the trust anchors and mTLS enforcement level to a cluster restored from it. AWS does not
+# say (NOT CONFIRMED); backups carry the HSM's configuration and policies, so they do here.
+# CLOUDHSM_SIM_MTLS_IN_BACKUPS=0 makes new backups drop them, to prove the collection works either way.
+MTLS_IN_BACKUPS = os.environ.get("CLOUDHSM_SIM_MTLS_IN_BACKUPS", "1") != "0"
 
 
 class HsmError(Exception):
@@ -137,6 +142,10 @@ class ClusterState:
         # Quorum (M of N) for user management: the M value; below 2 no approval is needed. Set by an admin once
         # enough admins registered quorum keys; backups carry it (HSM configuration and policies).
         self.user_quorum = 0
+        # Mutual TLS (hsm2m.medium): registered trust anchors (reference -> PEM; at most two) and the enforcement
+        # level ("none" or "client-and-server").
+        self.trust_anchors = {}
+        self.mtls_enforcement = "none"
         self.applied_ops = {}  # op id -> stored outcome, so a command repeated on a second HSM applies once
 
     @classmethod
@@ -158,6 +167,9 @@ class ClusterState:
             "hsm_type": self.hsm_type,
             "mode": self.mode,
             "user_quorum": self.user_quorum,
+            "mtls_in_backup": MTLS_IN_BACKUPS,
+            "trust_anchors": dict(self.trust_anchors),
+            "mtls_enforcement": self.mtls_enforcement,
         }
 
     @classmethod
@@ -170,6 +182,9 @@ class ClusterState:
         cluster.next_user_id = snapshot["next_user_id"]
         cluster.next_handle = snapshot["next_handle"]
         cluster.user_quorum = snapshot.get("user_quorum", 0)
+        if snapshot.get("mtls_in_backup", True):
+            cluster.trust_anchors = dict(snapshot.get("trust_anchors") or {})
+            cluster.mtls_enforcement = snapshot.get("mtls_enforcement", "none")
         # A cluster restored from a backup of an active cluster is active itself (AWS: "don't initialize or
         # activate it").
         cluster.activated = cluster.initialized = snapshot.get("activated", False)
@@ -178,6 +193,7 @@ class ClusterState:
     def to_dict(self):
         data = self.snapshot()
         data.update(cluster_id=self.cluster_id, account=self.account, region=self.region, initialized=self.initialized)
+        data["mtls_in_backup"] = True  # the saved state of a live cluster always keeps its mTLS settings
         return data
 
     @classmethod

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from . import links
+from . import links, mtls
 from .model import (
     ADMIN_ROLES,
     MAX_LOGIN_FAILURES,
@@ -468,13 +468,20 @@ class DataPlane:
             raise HsmError("unknown_operation", "unknown operation %s" % op)
         # The control plane is asked (reachability, cluster state) before taking the data-plane lock, and told
         # (activation) after releasing it: it emits events back into the data plane under its own lock.
+        # The certificates the client presents in its TLS handshakes with the HSM and, for replication, the
+        # destination HSM; a cluster that enforces mutual TLS refuses the call without an accepted one.
+        args = dict(args)
+        client_cert, dest_client_cert = args.pop("client_cert", None), args.pop("dest_client_cert", None)
         self._local.reach, self._local.initialized = self._prefetch(op, args)
+        self._local.client_cert = client_cert
         after = []
         try:
             with self.lock:
+                self._check_mtls(args.get("hsm"), client_cert)
+                self._check_mtls(args.get("dest_hsm"), dest_client_cert)
                 result = handler(after=after, **args)
         finally:
-            self._local.reach, self._local.initialized = {}, {}
+            self._local.reach, self._local.initialized, self._local.client_cert = {}, {}, None
         for hook in after:
             try:
                 hook()
@@ -493,6 +500,11 @@ class DataPlane:
         reach = {ip: links.hsm_reachable(ip) for ip in ips}
         initialized = {cid: links.cluster_initialized(cid) for cid in cluster_ids} if op == "activate" else {}
         return reach, initialized
+
+    def _check_mtls(self, ip, client_cert):
+        hsm = self.hsms.get(ip) if ip else None
+        if hsm is not None and hsm["cluster_id"] in self.clusters:
+            mtls.check_client(self.clusters[hsm["cluster_id"]], client_cert)
 
     def _reachable(self, ip):
         return getattr(self._local, "reach", {}).get(ip, True)
@@ -636,6 +648,86 @@ class DataPlane:
             return {"user_quorum": cluster.user_quorum}
 
         return self._once(cluster, op_id, set_value)
+
+    # ------------------------------------------------------------------------------------------ mutual TLS
+    @staticmethod
+    def _mtls_cluster_check(cluster):
+        if cluster.hsm_type not in mtls.MTLS_HSM_TYPES:
+            raise HsmError(
+                "mtls_unsupported",
+                "mutual TLS needs hsm2m.medium HSMs; %s is %s" % (cluster.cluster_id, cluster.hsm_type),
+            )
+
+    @staticmethod
+    def _anchor_views(cluster):
+        return [
+            {"reference": int(ref), "certificate": pem}
+            for ref, pem in sorted(cluster.trust_anchors.items(), key=lambda item: int(item[0]))
+        ]
+
+    def op_list_trust_anchors(self, hsm, after):
+        cluster = self._cluster(hsm)
+        return {"trust_anchors": self._anchor_views(cluster)}
+
+    def op_register_trust_anchor(self, hsm, session, certificate, after, op_id=None):
+        cluster = self._cluster(hsm)
+
+        def register():
+            self._session(cluster, session, ADMIN_ROLES)
+            self._mtls_cluster_check(cluster)
+            pem = mtls.check_anchor(certificate)
+            wanted = mtls.fingerprint(pem)
+            if any(mtls.fingerprint(p) == wanted for p in cluster.trust_anchors.values()):
+                raise HsmError("trust_anchor_exists", "this trust anchor is already registered")
+            free = [n for n in range(1, mtls.MAX_TRUST_ANCHORS + 1) if str(n) not in cluster.trust_anchors]
+            if not free:
+                raise HsmError(
+                    "trust_anchor_limit", "at most %d trust anchors can be registered" % mtls.MAX_TRUST_ANCHORS
+                )
+            cluster.trust_anchors[str(free[0])] = pem
+            return {"reference": free[0], "certificate": pem}
+
+        return self._once(cluster, op_id, register)
+
+    def op_deregister_trust_anchor(self, hsm, session, reference, after, op_id=None):
+        cluster = self._cluster(hsm)
+
+        def deregister():
+            self._session(cluster, session, ADMIN_ROLES)
+            key = str(int(reference))
+            if key not in cluster.trust_anchors:
+                raise HsmError("no_such_trust_anchor", "no trust anchor has reference %s" % reference)
+            if cluster.mtls_enforcement != "none" and len(cluster.trust_anchors) == 1:
+                # Removing the last anchor of an enforcing cluster would lock every client out.
+                raise HsmError("trust_anchor_in_use", "the last trust anchor of a cluster that enforces mTLS")
+            del cluster.trust_anchors[key]
+            return {"reference": int(key)}
+
+        return self._once(cluster, op_id, deregister)
+
+    def op_set_mtls_enforcement(self, hsm, session, level, after, op_id=None):
+        cluster = self._cluster(hsm)
+        client_cert = getattr(self._local, "client_cert", None)
+
+        def set_level():
+            self._session(cluster, session, ADMIN_ROLES)
+            self._mtls_cluster_check(cluster)
+            if level not in mtls.ENFORCEMENT_LEVELS:
+                raise HsmError("invalid_enforcement_level", "invalid enforcement level %s" % level)
+            if level != "none":
+                if not cluster.trust_anchors:
+                    raise HsmError("no_trust_anchor", "register a trust anchor before enforcing mTLS")
+                if not mtls.client_accepted(cluster.trust_anchors.values(), client_cert):
+                    raise HsmError("mtls_client_not_trusted", "this client's own certificate is not accepted")
+            cluster.mtls_enforcement = level
+            return {"level": level}
+
+        return self._once(cluster, op_id, set_level)
+
+    def op_get_mtls_enforcement(self, hsm, session, after):
+        cluster = self._cluster(hsm)
+        self._session(cluster, session, ADMIN_ROLES + ("CU",))
+        return {"level": cluster.mtls_enforcement}
 
     def op_change_password(self, hsm, session, role, username, password, after, op_id=None):
         cluster = self._cluster(hsm)
@@ -830,8 +922,15 @@ class DataPlane:
             made = []
             for handle, partner, key_class, label, key_id, attributes, material in (
                 (handles[0], handles[1], "public-key", public_label, public_id, public_attributes, public),
-                (handles[1], handles[0], "private-key", private_label, private_id, private_attributes,
-                 secrets.token_bytes(len(public))),
+                (
+                    handles[1],
+                    handles[0],
+                    "private-key",
+                    private_label,
+                    private_id,
+                    private_attributes,
+                    secrets.token_bytes(len(public)),
+                ),
             ):
                 attrs = _initial_attributes(attributes, extractable if key_class == "private-key" else True)
                 key = {

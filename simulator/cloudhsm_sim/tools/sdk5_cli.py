@@ -92,6 +92,11 @@ COMMANDS = {
     ("key", "set-attribute"): {"--filter": "multi", "--name": "value", "--value": "value", "--approval": "value"},
     ("key", "delete"): {"--filter": "multi"},
     ("key", "replicate"): {"--filter": "multi", "--source-cluster-id": "value", "--destination-cluster-id": "value"},
+    ("cluster", "mtls", "register-trust-anchor"): {"--path": "value", "--approval": "value"},
+    ("cluster", "mtls", "list-trust-anchors"): {},
+    ("cluster", "mtls", "deregister-trust-anchor"): {"--certificate-reference": "value", "--approval": "value"},
+    ("cluster", "mtls", "set-enforcement"): {"--level": "value", "--approval": "value"},
+    ("cluster", "mtls", "get-enforcement"): {},
 }
 REQUIRED = {
     ("login",): ("--username", "--role"),
@@ -115,9 +120,20 @@ REQUIRED = {
     ("key", "set-attribute"): ("--filter", "--name", "--value"),
     ("key", "delete"): ("--filter",),
     ("key", "replicate"): ("--filter", "--source-cluster-id", "--destination-cluster-id"),
+    ("cluster", "mtls", "register-trust-anchor"): ("--path",),
+    ("cluster", "mtls", "deregister-trust-anchor"): ("--certificate-reference",),
+    ("cluster", "mtls", "set-enforcement"): ("--level",),
 }
 # Commands that need no login even when CLOUDHSM_ROLE/CLOUDHSM_PIN are set.
-NO_LOGIN = {("cluster", "activate"), ("cluster", "hsm-info"), ("login",), ("logout",), ("user", "list")}
+NO_LOGIN = {
+    ("cluster", "activate"),
+    ("cluster", "hsm-info"),
+    ("cluster", "mtls", "list-trust-anchors"),
+    ("login",),
+    ("logout",),
+    ("user", "list"),
+}
+MTLS_LEVEL_NAMES = {"none": "None", "client-and-server": "Client And Server"}
 
 
 class CliError(Exception):
@@ -244,6 +260,23 @@ def user_json(user, quorum=False):
     return data
 
 
+def matching_key(cert_pem, key_pem):
+    """Whether the private key belongs to the certificate (what a TLS handshake proves). A host without the
+    cryptography package (a bare test container) skips the check: the HSM side still checks the certificate."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return True
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        return False
+    spki, der = serialization.PublicFormat.SubjectPublicKeyInfo, serialization.Encoding.DER
+    return certificate.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+
+
 class Cli:
     def __init__(self, root, cluster_id=None, stdin=None, out=None):
         self.root = root
@@ -252,6 +285,8 @@ class Cli:
         self.default_cluster = cluster_id
         self.config_path = common.etc(root, "cloudhsm-cli.cfg")
         self.client = None
+        self.dest_cert = None
+        self.certificates = {}  # (certificate path, key path) -> PEM presented in the TLS handshake
         self.sessions = {}  # cluster key -> session token
         self.usernames = {}  # cluster key -> logged in user name
 
@@ -284,11 +319,34 @@ class Cli:
             raise CliError(unconfirmed.CLI_NOT_CONFIGURED)
         return entries[0].get(key) or "", entries[0]
 
+    def presented(self, entry):
+        """The client certificate this cluster entry presents for mutual TLS (None when none is configured).
+
+        As in a TLS handshake, the certificate is only presented when its private key matches it."""
+        cert_path = entry["cluster"].get(unconfirmed.CFG_CLIENT_CERT_KEY)
+        key_path = entry["cluster"].get(unconfirmed.CFG_CLIENT_KEY_KEY)
+        if not cert_path or not key_path:
+            return None
+        pair = (cert_path, key_path)
+        if pair not in self.certificates:
+            try:
+                with open(cert_path, "rb") as handle:
+                    pem = handle.read()
+                with open(key_path, "rb") as handle:
+                    key_pem = handle.read()
+            except OSError as error:
+                raise CliError(unconfirmed.CLI_MTLS_UNREADABLE.format(path=error.filename, error=error.strerror))
+            if not matching_key(pem, key_pem):
+                raise CliError(unconfirmed.CLI_MTLS_KEY_MISMATCH.format(path=cert_path))
+            self.certificates[pair] = pem.decode()
+        return self.certificates[pair]
+
     def call(self, entry, op, **args):
         """Call ``op`` on the first HSM of the cluster that answers."""
         servers = [s["hostname"] for s in entry["cluster"]["servers"] if s.get("enable", True)]
         if not servers:
             raise CliError(unconfirmed.CLI_NOT_CONFIGURED)
+        args["client_cert"] = self.presented(entry)
         last = None
         for ip in servers:
             try:
@@ -503,6 +561,7 @@ class Cli:
         if self.session(dst_key) is None:
             raise CliError(unconfirmed.CLI_ERRORS["not_logged_in"])
         dest_hsm = next(s["hostname"] for s in dst["cluster"]["servers"] if s.get("enable", True))
+        self.dest_cert = self.presented(dst)
         return src_key, src, dst_key, dest_hsm
 
     def cmd_user_replicate(self, options):
@@ -519,6 +578,7 @@ class Cli:
                 role=ROLE_TO_TYPE[role],
                 dest_hsm=dest_hsm,
                 dest_session=self.session(dst_key),
+                dest_client_cert=self.dest_cert,
             )
         except HsmRefused as error:
             if error.code == "user_exists":
@@ -683,6 +743,62 @@ class Cli:
         )
         return {"message": "Key deleted successfully"}
 
+    @staticmethod
+    def anchor_json(anchor):
+        return {
+            "certificate-reference": "0x%02x" % anchor["reference"],
+            "certificate": anchor["certificate"],
+            "cluster-coverage": "full",
+        }
+
+    def cmd_cluster_mtls_register_trust_anchor(self, options):
+        cluster_key, entry = self.context(options)
+        try:
+            with open(options["--path"]) as handle:
+                pem = handle.read()
+        except OSError as error:
+            raise CliError("cannot read --path %s: %s" % (options["--path"], error.strerror))
+        result = self.call(
+            entry, "register_trust_anchor", session=self.session(cluster_key), certificate=pem, op_id=common.new_op_id()
+        )
+        return {"trust_anchor": self.anchor_json(result)}
+
+    def cmd_cluster_mtls_list_trust_anchors(self, options):
+        cluster_key, entry = self.context(options, login=False)
+        anchors = self.call(entry, "list_trust_anchors")["trust_anchors"]
+        return {"trust_anchors": [self.anchor_json(a) for a in anchors]}
+
+    def cmd_cluster_mtls_deregister_trust_anchor(self, options):
+        cluster_key, entry = self.context(options)
+        text = options["--certificate-reference"]
+        try:
+            reference = int(text, 0)
+        except ValueError:
+            raise CliError("invalid value '%s' for '--certificate-reference <CERTIFICATE_REFERENCE>'" % text)
+        self.call(
+            entry,
+            "deregister_trust_anchor",
+            session=self.session(cluster_key),
+            reference=reference,
+            op_id=common.new_op_id(),
+        )
+        return {"message": unconfirmed.CLI_MTLS_DEREGISTERED.format(reference="0x%02x" % reference)}
+
+    def cmd_cluster_mtls_set_enforcement(self, options):
+        cluster_key, entry = self.context(options)
+        level = options["--level"]
+        if level not in MTLS_LEVEL_NAMES:
+            raise CliError("invalid value '%s' for '--level <LEVEL>'" % level)
+        self.call(
+            entry, "set_mtls_enforcement", session=self.session(cluster_key), level=level, op_id=common.new_op_id()
+        )
+        return {"message": unconfirmed.CLI_MTLS_ENFORCEMENT_SET.format(level=MTLS_LEVEL_NAMES[level])}
+
+    def cmd_cluster_mtls_get_enforcement(self, options):
+        cluster_key, entry = self.context(options)
+        result = self.call(entry, "get_mtls_enforcement", session=self.session(cluster_key))
+        return {"mtls-enforcement-level": result["level"]}
+
     def cmd_key_replicate(self, options):
         src_key, src, dst_key, dest_hsm = self.replicate_context(options)
         try:
@@ -693,6 +809,7 @@ class Cli:
                 filters=parse_filters(options["--filter"]),
                 dest_hsm=dest_hsm,
                 dest_session=self.session(dst_key),
+                dest_client_cert=self.dest_cert,
             )
         except HsmRefused as error:
             if error.code == "key_exists":

@@ -13,7 +13,8 @@ from .common import HsmRefused, ToolError
 
 USAGE = """\
 Usage: configure-cli [OPTIONS]
-       configure-cli add-cluster [OPTIONS] --cluster-id <CLUSTER ID> [--region <REGION>] [--endpoint <ENDPOINT>] [--hsm-ca-cert <HSM CA CERTIFICATE FILE>]
+       configure-cli add-cluster [OPTIONS] --cluster-id <CLUSTER ID> [--region <REGION>] [--endpoint <ENDPOINT>] [--hsm-ca-cert <HSM CA CERTIFICATE FILE>] \
+[--client-cert-hsm-tls-file <CLIENT CERTIFICATE FILE>] [--client-key-hsm-tls-file <CLIENT KEY FILE>]
        configure-cli remove-cluster [OPTIONS] --cluster-id <CLUSTER ID>
 
 Options:
@@ -24,6 +25,10 @@ Options:
       --region <Region>
       --server-client-cert-file <Client/certificate/file>
       --server-client-key-file <Private/key/file>
+      --client-cert-hsm-tls-file <CLIENT CERTIFICATE FILE>
+                                          Client certificate for mutual TLS with the HSMs (hsm2m.medium)
+      --client-key-hsm-tls-file <CLIENT KEY FILE>
+                                          Private key of that client certificate
       --log-level <Error | warn | info | debug | trace>
       --log-rotation <Weekly | daily>
       --log-file <Log/file/path>
@@ -127,8 +132,22 @@ def lookup(root, cluster_id, region):
     return [hsm["ip"] for hsm in info["hsms"]]
 
 
+def mtls_files(options):
+    """The client certificate and key for mutual TLS: both or neither, readable files."""
+    cert, key = options.get("--client-cert-hsm-tls-file"), options.get("--client-key-hsm-tls-file")
+    if bool(cert) != bool(key):
+        raise ToolError("--client-cert-hsm-tls-file and --client-key-hsm-tls-file must be given together")
+    for path in (cert, key):
+        if path and not os.path.isfile(path):
+            raise ToolError("cannot read %s: no such file" % path)
+    return (os.path.abspath(cert), os.path.abspath(key)) if cert else None
+
+
 def apply_common(config, options, entries):
+    pair = mtls_files(options)
     for entry in entries:
+        if pair:
+            entry["cluster"][unconfirmed.CFG_CLIENT_CERT_KEY], entry["cluster"][unconfirmed.CFG_CLIENT_KEY_KEY] = pair
         if options.get("--hsm-ca-cert"):
             entry["cluster"]["hsm_ca_file"] = os.path.abspath(options["--hsm-ca-cert"])
         for flag in FLAG_OPTIONS:
@@ -153,6 +172,7 @@ def run(root, argv):
     key = unconfirmed.CFG_CLUSTER_ID_KEY
     if argv and argv[0] in ("add-cluster", "remove-cluster"):
         action, options = argv[0], parse(argv[1:])
+        mtls_files(options)  # checked before any lookup, so a bad pair changes nothing
         cluster_id = options.get("--cluster-id")
         if not cluster_id:
             raise ToolError("the following required arguments were not provided: --cluster-id <CLUSTER ID>")
@@ -167,6 +187,7 @@ def run(root, argv):
             config["clusters"].append(entry)
     else:
         options = parse(argv)
+        mtls_files(options)
         if options["-a"] and options.get("--cluster-id"):
             raise ToolError("the argument '-a <ENI IP address>' cannot be used with '--cluster-id <Cluster ID>'")
         if (options["-a"] or options.get("--cluster-id")) and len(clusters) > 1:

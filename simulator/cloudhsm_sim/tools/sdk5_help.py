@@ -165,3 +165,57 @@ Options:
   -h, --help     Print help
   -V, --version  Print version
 """
+
+# Mutual TLS commands (AWS CloudHSM User Guide, cloudhsm_cli-cluster-mtls-* pages; the published text lost its
+# indentation and is laid out the way clap lays out the other commands).
+_MTLS_CLUSTER_ID = """\
+      --cluster-id <CLUSTER_ID>
+          Unique Id to choose which of the clusters in the config file to run the operation against. If not \
+provided, will fall back to the value provided when interactive mode was started, or error
+"""
+HELP["cluster mtls register-trust-anchor"] = (
+    """\
+Register a trust anchor for mtls
+
+Usage: cluster mtls register-trust-anchor [OPTIONS] --path [<PATH>...]
+
+Options:
+"""
+    + _MTLS_CLUSTER_ID
+    + """\
+      --path <PATH>
+          Filepath of the trust anchor to register
+      --approval <APPROVAL>
+          Filepath of signed quorum token file to approve operation
+  -h, --help
+          Print help
+"""
+)
+HELP["cluster mtls list-trust-anchors"] = (
+    """\
+List all trust anchors for mtls
+
+Usage: cluster mtls list-trust-anchors [OPTIONS]
+
+Options:
+"""
+    + _MTLS_CLUSTER_ID
+    + """\
+  -h, --help
+          Print help
+"""
+)
+HELP["cluster mtls get-enforcement"] = (
+    """\
+Get the status of mtls enforcement in the cluster
+
+Usage: cluster mtls get-enforcement [OPTIONS]
+
+Options:
+"""
+    + _MTLS_CLUSTER_ID
+    + """\
+  -h, --help
+          Print help
+"""
+)

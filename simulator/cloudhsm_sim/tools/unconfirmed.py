@@ -128,6 +128,21 @@ CLI_ERRORS = {
     "invalid_key_type": "Invalid key type or curve",
     "invalid_quorum": "The key quorum value cannot exceed the number of users associated with the key",
     "id_not_unique": "Key id is not unique",
+    # Mutual TLS (NOT CONFIRMED: AWS documents no error texts for the cluster mtls commands or a refused handshake).
+    "mtls_refused": "Unable to connect to the cluster: the HSM requires mutual TLS and rejected the client "
+    "certificate (none presented, or not signed by a registered trust anchor, or expired)",
+    "mtls_unsupported": "Mutual TLS is only supported on hsm2m.medium clusters",
+    "invalid_certificate": "Invalid certificate: expected a PEM encoded X.509 certificate",
+    "invalid_trust_anchor": "Invalid trust anchor: supported key types are RSA 2048, 3072 and 4096 bit and EC "
+    "secp256r1, secp384r1 and secp521r1",
+    "trust_anchor_exists": "This trust anchor is already registered",
+    "trust_anchor_limit": "The maximum number of trust anchors (2) is already registered",
+    "no_such_trust_anchor": "No trust anchor with this certificate reference is registered",
+    "trust_anchor_in_use": "Cannot deregister the last trust anchor while mTLS enforcement is client-and-server",
+    "no_trust_anchor": "Register a trust anchor before setting the mTLS enforcement level",
+    "mtls_client_not_trusted": "This client must connect with a certificate signed by a registered trust anchor "
+    "before mTLS enforcement can be set",
+    "invalid_enforcement_level": "Invalid mTLS enforcement level",
 }
 CLI_DEFAULT_ERROR = "Operation failed"
 # key share / unshare / set-attribute answers, and the refusal to share with an admin.
@@ -157,3 +172,16 @@ CLI_ID_IN_GENERATE_AS_TEXT = True
 CFG_CLUSTER_ID_KEY = "cluster_id"
 # configure-cli prints nothing on success; errors go to stderr with exit status 1.
 CONFIGURE_CLI_ERROR = "Error: {message}"
+
+
+# ------------------------------------------------------------------------------------------------ SDK 5 mutual TLS
+# Where configure-cli keeps a cluster's client certificate and key (--client-cert-hsm-tls-file /
+# --client-key-hsm-tls-file) in cloudhsm-cli.cfg: AWS does not document the file.
+CFG_CLIENT_CERT_KEY = "client_cert_hsm_tls_file"
+CFG_CLIENT_KEY_KEY = "client_key_hsm_tls_file"
+# Answers AWS does not show (register, list and get-enforcement answers are documented and used verbatim).
+CLI_MTLS_DEREGISTERED = "Trust anchor with reference {reference} deregistered successfully"
+CLI_MTLS_ENFORCEMENT_SET = "mTLS enforcement level set to {level} successfully"
+# The TLS handshake failure a client without an accepted certificate sees, and a certificate/key mismatch.
+CLI_MTLS_KEY_MISMATCH = "Failed to load client certificate: the private key does not match the certificate {path}"
+CLI_MTLS_UNREADABLE = "Failed to load client certificate or key {path}: {error}"

@@ -257,6 +257,48 @@ class FakeCli(Fake):
         self.save()
         return 0, "Cluster activation successful"
 
+    # cluster mtls: anchors as {reference: PEM}; the fake does not check certificates beyond reading the file.
+    def cmd_cluster_mtls_list_trust_anchors(self, name, cluster, opt, unused_raw):
+        anchors = cluster.get("anchors", {})
+        return 0, {"trust_anchors": [{"certificate-reference": "0x%02x" % int(ref), "certificate": pem,
+                                      "cluster-coverage": "full"} for ref, pem in sorted(anchors.items())]}
+
+    def cmd_cluster_mtls_get_enforcement(self, name, cluster, opt, unused_raw):
+        if not self.who(name):
+            return 1, "This operation requires a logged in user"
+        return 0, {"mtls-enforcement-level": cluster.get("mtls", "none")}
+
+    def cmd_cluster_mtls_register_trust_anchor(self, name, cluster, opt, unused_raw):
+        if not self.who(name):
+            return 1, "This operation requires a logged in user"
+        anchors = cluster.setdefault("anchors", {})
+        free = [ref for ref in ("1", "2") if ref not in anchors]
+        if not free:
+            return 1, "The maximum number of trust anchors (2) is already registered"
+        with open(opt["path"]) as handle:
+            anchors[free[0]] = handle.read()
+        self.save()
+        return 0, {"trust_anchor": {"certificate-reference": "0x%02x" % int(free[0]), "certificate": anchors[free[0]],
+                                    "cluster-coverage": "full"}}
+
+    def cmd_cluster_mtls_deregister_trust_anchor(self, name, cluster, opt, unused_raw):
+        if not self.who(name):
+            return 1, "This operation requires a logged in user"
+        ref = str(int(opt["certificate-reference"], 0))
+        if cluster.get("anchors", {}).pop(ref, None) is None:
+            return 1, "No trust anchor with this certificate reference is registered"
+        self.save()
+        return 0, {"message": "Trust anchor deregistered"}
+
+    def cmd_cluster_mtls_set_enforcement(self, name, cluster, opt, unused_raw):
+        if not self.who(name):
+            return 1, "This operation requires a logged in user"
+        if opt["level"] != "none" and not cluster.get("anchors"):
+            return 1, "Register a trust anchor before setting the mTLS enforcement level"
+        cluster["mtls"] = opt["level"]
+        self.save()
+        return 0, {"message": "mTLS enforcement level set"}
+
     def cmd_user_create(self, name, cluster, opt, unused_raw):
         if not self.who(name):
             return 1, "This operation requires a logged in user"
