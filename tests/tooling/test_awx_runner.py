@@ -45,7 +45,7 @@ CLONE_TASKS = {
     "Create or adopt the source cluster",
     "Initialize and activate the source cluster and create the first users",
     "Copy the source's newest backup to the DR regions that have no clone yet",
-    "Create the clones from the copies (or adopt the existing ones)",
+    "Create the clones from the copies (or adopt the proven ones)",
     "Let the client hosts reach the HSMs of every cluster of the DR set",
     "Reconcile the DR set",
     "Print the summary",
@@ -251,6 +251,7 @@ def sync_job(site, clone_job):
     site.run.run_playbook("add_user_and_key.yml", progress=False)
     return site.run_job("sync", "sync.yml", {
         "cloudhsm_dr_admin_password": site.answers["cloudhsm_dr_admin_password"],
+        "dr_crypto_user_password": site.answers["dr_crypto_user_password"],
         "cloudhsm_dr_key_purge": "false",
     })
 
