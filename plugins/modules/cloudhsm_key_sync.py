@@ -24,6 +24,19 @@ description:
   - When a destination lacks users, the module first tells an unrelated cluster from a clone by replicating the
     logged-in admin to it (a clone refuses that copy as already present; an unrelated cluster refuses it with a
     masking-key error), so the message names the real problem. Check mode skips that probe.
+  - A key pair is copied whole (SDK 5 C(key replicate) for the private and the public object, SDK 3 C(syncKey)
+    for each handle) and reported as one entry; when one object of a pair cannot be copied, the other waits too.
+    Selecting either object of a pair selects both.
+  - A key shared with other crypto users arrives with its shares; the owner and every share user must exist on the
+    destination first (the module fails before any change, naming them, when one does not).
+  - Session keys (C(token=false)) are never counted, copied or purged.
+  - Keys both clusters hold whose label, id, shared users, key quorum values or attributes (encrypt, decrypt, wrap,
+    unwrap, sign, verify, derive, extractable, sensitive, modifiable, trusted, wrap-with-trusted, private,
+    destroyable) differ are reported under RV(destinations[].attribute_drift), each attribute with both values, and
+    never changed; the same key material under the same reference with another label counts as such drift, not as
+    a key to copy. Aligning them is left to the user (C(key set-attribute), C(key share)).
+  - A key to copy or delete that carries a key quorum value fails the module before any change, naming the keys and
+    the approval workflow (AWS does not document whether C(key replicate) needs those approvals).
   - In check mode nothing is copied or deleted and the result is the drift report.
   - The module fails when any key could not be copied or deleted; the result still lists every destination.
 author:
@@ -163,7 +176,10 @@ destinations:
       description: The destination.
       type: str
     synced:
-      description: Keys copied (in check mode, keys that would be copied).
+      description:
+        - Keys copied (in check mode, keys that would be copied). A key pair is one entry with the private key's
+          fields, its C(pair) link and C(objects), both objects with their C(class); the same holds for
+          RV(destinations[].already_present), RV(destinations[].purged) and RV(destinations[].extra).
       type: list
       elements: dict
     already_present:
@@ -191,9 +207,19 @@ destinations:
       type: list
       elements: dict
     differing:
-      description: Source keys whose reference the destination holds with other attributes, each with a C(reason).
+      description: Source keys whose reference the destination holds with other key material, each with a C(reason).
       type: list
       elements: dict
+    attribute_drift:
+      description:
+        - Keys both clusters hold whose copies differ, as the source holds them, with
+          C(destination_key_reference) and C(differences) (each C(attribute) with its C(source) and C(destination)
+          value). Reported only; nothing is changed.
+      type: list
+      elements: dict
+      sample: [{key_reference: "0x0000000000000010", label: payments-kek-v2, id: "", owner: payments_app,
+                destination_key_reference: "0x0000000000000010",
+                differences: [{attribute: label, source: payments-kek-v2, destination: payments-kek}]}]
     keys_held:
       description: How many keys the destination holds, as read before the run.
       type: int
@@ -209,13 +235,13 @@ destinations:
       type: list
       elements: str
     drift:
-      description: How many users and keys differ from the source, as read before the run.
+      description: How many users and keys (a key pair counting once) differ from the source, as read before the run.
       type: int
 summary:
   description: Counts over all destinations.
   returned: always
   type: dict
-  sample: {synced: 3, already_present: 117, failed: 0, purged: 0, drift: 3}
+  sample: {synced: 3, already_present: 117, failed: 0, purged: 0, attribute_drift: 1, drift: 4}
 """
 
 from ansible.module_utils.basic import AnsibleModule

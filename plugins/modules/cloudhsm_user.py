@@ -19,6 +19,11 @@ description:
     A role cannot change in place; with O(force=true) the user is deleted and created again.
   - Log in as an admin (SDK 3 crypto officer). Activating a new cluster is done by
     M(hsmops.cloudhsm.cloudhsm_activate).
+  - When users are to be created, deleted or replicated on a cluster with quorum (M of N) authentication for user
+    management (an admin registered a quorum key; for replication, on the source or the target), the module fails
+    before any change on any cluster, since the tools ask for M approvals interactively. The message names the clusters,
+    the changes due and the approval workflow (SDK 5 C(quorum token-sign generate --service user) and
+    C(--approval), SDK 3 C(getToken)/C(approveToken)).
   - Check mode reports what would change and changes nothing.
 author:
   - hsmops.cloudhsm contributors (@hsmops)

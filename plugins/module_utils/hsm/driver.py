@@ -180,6 +180,28 @@ def users_first_message(destination, missing):
             "with replicate_from, or declare them), then sync keys." % (destination, "; ".join(parts)))
 
 
+def quorum_message(clusters, work):
+    """What to do when user management on a quorum (M of N) cluster is needed: the tools ask for approvals
+    interactively, so the collection stops before any change and names the approval workflow."""
+    return ("%s %s quorum (M of N) authentication for user management, so %s need(s) the approval of M admins, "
+            "which the tools collect interactively. Nothing was changed. Do it by hand with the approval workflow: "
+            "SDK 5, `quorum token-sign generate --service user --token <file>`, have M admins sign the token, then "
+            "run the user command with `--approval <signed token file>`; SDK 3 (cloudhsm_mgmt_util), `getToken`, "
+            "each approver `approveToken`, then the command. Then run the sync again: what was done by hand is "
+            "skipped." % (", ".join(clusters), "has" if len(clusters) == 1 else "have", "; ".join(work)))
+
+
+def key_quorum_message(keys):
+    """What to do when keys with key quorum values are to be copied or deleted."""
+    return ("%s carr%s a key quorum value (M of N approvals for key management or use). Whether key replicate and "
+            "key delete need those approvals is not documented, so nothing was copied or deleted. Replicate or "
+            "delete these keys by hand with the approval workflow (SDK 5, `quorum token-sign generate --service "
+            "key-management`, M approvers sign, then the key command with `--approval <signed token file>`), or "
+            "leave them out of the selection (owner, labels, ids, handles), then run the sync again." % (
+                "; ".join(keys[:5]) + (" and %d more" % (len(keys) - 5) if len(keys) > 5 else ""),
+                "ies" if len(keys) == 1 else "y"))
+
+
 def detect_sdk(settings):
     """'5' when cloudhsm-cli is installed under the bin dir, else '3' when cloudhsm_mgmt_util is, else None."""
     for sdk, tool in (("5", SDK5_TOOL), ("3", SDK3_TOOL)):

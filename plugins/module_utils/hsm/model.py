@@ -425,7 +425,9 @@ class KeyPlan(object):
     of ``purge`` whose material no cluster keeps after the plan; ``kept``: (key, reason) purge candidates kept for
     safety; ``conflicts``: (key, reason) source keys that cannot be replicated as they are; ``blocked``: (key,
     [user names]) source keys whose owner or share users the destination lacks; ``missing_users``: user name ->
-    descriptions of the keys that need it.
+    descriptions of the keys that need it; ``differing``: (source key, destination key, differences) keys both hold
+    whose attributes or shares differ (see ``key_differences``; reported, never changed); ``quorum``: keys to copy
+    or delete that carry a key quorum value.
     """
 
     def __init__(self, destination):
@@ -439,6 +441,57 @@ class KeyPlan(object):
         self.conflicts = []
         self.blocked = []
         self.missing_users = {}
+        self.differing = []
+        self.quorum = []
+
+
+def key_differences(source, destination):
+    """[(attribute, source value, destination value)] of two copies of one key: label, id, shared users, key quorum
+    values and the drift attributes both listings show (an attribute one side does not show is not drift)."""
+    differences = []
+    for name, mine, theirs in (("label", source.label, destination.label),
+                               ("id", source.key_id or "", destination.key_id or "")):
+        if mine != theirs:
+            differences.append((name, mine, theirs))
+    if source.shared != destination.shared:
+        differences.append(("shared-users", list(source.shared), list(destination.shared)))
+    if source.quorum is not None and destination.quorum is not None and source.quorum != destination.quorum:
+        differences.append(("key-quorum-values", list(source.quorum), list(destination.quorum)))
+    for name in DRIFT_ATTRIBUTES:
+        if name in source.attributes and name in destination.attributes \
+                and source.attributes[name] != destination.attributes[name]:
+            differences.append((name, source.attributes[name], destination.attributes[name]))
+    return differences
+
+
+def has_key_quorum(key):
+    """True when a key needs quorum approvals for management or use (a value above 0)."""
+    return bool(key.quorum) and any(value and value > 0 for value in key.quorum)
+
+
+def with_pair_partners(selected, keys):
+    """``selected`` plus the other objects of every key pair it touches (from ``keys``), so a pair is never
+    synced, reported or purged by halves; token objects only, in the order of ``keys``."""
+    pairs = set(key.pair for key in selected if key.pair)
+    chosen = set(id(key) for key in selected)
+    return [key for key in keys
+            if key.token is not False and (id(key) in chosen or (key.pair and key.pair in pairs))]
+
+
+def group_pairs(keys):
+    """``keys`` as entries: the objects of one key pair together (private key first), any other key alone."""
+    groups, by_pair = [], {}
+    for key in keys:
+        if key.pair:
+            if key.pair not in by_pair:
+                by_pair[key.pair] = []
+                groups.append(by_pair[key.pair])
+            by_pair[key.pair].append(key)
+        else:
+            groups.append([key])
+    for group in groups:
+        group.sort(key=lambda key: 0 if key.key_class == "private-key" else 1)
+    return groups
 
 
 def plan_key_sync(source_keys, destinations, purge=False, purge_labels=None, delete_last_copies=False,
@@ -460,18 +513,35 @@ def plan_key_sync(source_keys, destinations, purge=False, purge_labels=None, del
     labels = set(purge_labels or [])
     assumed_users = assumed_users or {}
     plans, candidates = [], []
+    # Session keys end with their session: never counted, copied or purged.
+    source_keys = [key for key in source_keys if key.token is not False]
+    destinations = [(view, [key for key in keys if key.token is not False]) for view, keys in destinations]
     for view, keys in destinations:
         plan = KeyPlan(view.name)
-        present = Counter(key.identity for key in keys)
+        present = {}
+        for key in keys:
+            present.setdefault(key.identity, []).append(key)
         by_reference = dict((normalize_reference(key.reference), key) for key in keys)
+        matched = set()
         names = set(user.name for user in view.users)
         names.update(name.lower() for name in assumed_users.get(view.name, ()))
         for key in source_keys:
-            if present[key.identity] > 0:
-                present[key.identity] -= 1
+            if present.get(key.identity):
+                copy = present[key.identity].pop(0)
+                matched.add(id(copy))
                 plan.already_present.append(key)
+                differences = key_differences(key, copy)
+                if differences:
+                    plan.differing.append((key, copy, differences))
                 continue
             clash = by_reference.get(normalize_reference(key.reference))
+            if clash is not None and id(clash) not in matched and key.material and clash.material == key.material:
+                # The same key material under the same reference: one key whose attributes changed on one side
+                # after cloning. Reported as drift, never changed here.
+                matched.add(id(clash))
+                plan.already_present.append(key)
+                plan.differing.append((key, clash, key_differences(key, clash)))
+                continue
             if clash is not None and clash.identity != key.identity:
                 plan.conflicts.append((key, (
                     "%s on %s already holds reference %s with different attributes (%s); delete the unwanted "
@@ -485,10 +555,9 @@ def plan_key_sync(source_keys, destinations, purge=False, purge_labels=None, del
                 plan.blocked.append((key, missing))
             else:
                 plan.replicate.append(key)
-        source_identities = Counter(key.identity for key in source_keys)
+        _keep_pairs_whole(plan)
         for key in keys:
-            if source_identities[key.identity] > 0:
-                source_identities[key.identity] -= 1
+            if id(key) in matched:
                 continue
             plan.extra.append(key)
             if purge or key.label in labels:
@@ -513,7 +582,31 @@ def plan_key_sync(source_keys, destinations, purge=False, purge_labels=None, del
             plan.kept.append((key, "no cluster of the DR set keeps another copy of this key material, so deleting "
                                    "it would remove the key for good; pin a backup that holds it and set "
                                    "delete_last_copies=true, or replicate it to the source."))
+    for plan in plans:
+        plan.quorum = [key for key in plan.replicate + plan.purge if has_key_quorum(key)]
     return plans
+
+
+def _keep_pairs_whole(plan):
+    """When one object of a key pair cannot be copied, its partners wait too, with the same reason: a clone
+    never holds half a pair because of the sync."""
+    stopped = {}
+    for key, reason in plan.conflicts:
+        if key.pair:
+            stopped.setdefault(key.pair, ("conflict", "the other object of its key pair cannot be copied: " + reason))
+    for key, names in plan.blocked:
+        if key.pair:
+            stopped.setdefault(key.pair, ("blocked", names))
+    if not stopped:
+        return
+    waiting = [key for key in plan.replicate if key.pair in stopped]
+    plan.replicate = [key for key in plan.replicate if key.pair not in stopped]
+    for key in waiting:
+        kind, detail = stopped[key.pair]
+        if kind == "conflict":
+            plan.conflicts.append((key, detail))
+        else:
+            plan.blocked.append((key, detail))
 
 
 def apply_key_plan(keys, plan):

@@ -10,15 +10,39 @@ from __future__ import annotations
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    is_lineage_error, is_unreachable_error, lineage_message, users_first_message)
+    is_lineage_error, is_unreachable_error, key_quorum_message, lineage_message, quorum_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, plan_key_sync, plan_user_replication, plan_user_purge, plan_users,
-    select_keys)
+    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, group_pairs, plan_key_sync, plan_user_replication,
+    plan_user_purge, plan_users, select_keys, with_pair_partners)
 
 
 def _brief(key):
     """What results list for a key: enough to find it, small enough for 10,000 of them."""
     return {"key_reference": key.reference, "label": key.label, "id": key.key_id, "owner": key.owner}
+
+
+def _entries(keys):
+    """Result entries for ``keys``: a key pair is one entry (its private key's fields, the pair link and both
+    objects), any other key one entry of its own."""
+    entries = []
+    for group in group_pairs(keys):
+        entry = _brief(group[0])
+        if group[0].pair:
+            entry["pair"] = group[0].pair
+            entry["objects"] = [dict(_brief(key), **{"class": key.key_class}) for key in group]
+        entries.append(entry)
+    return entries
+
+
+def _drift_entry(source_key, destination_key, differences):
+    """One key whose copies differ: the key (as the source holds it) and each attribute with both values."""
+    entry = _brief(source_key)
+    entry["destination_key_reference"] = destination_key.reference
+    if source_key.pair:
+        entry["pair"] = source_key.pair
+    entry["differences"] = [dict(attribute=name, source=mine, destination=theirs)
+                            for name, mine, theirs in differences]
+    return entry
 
 
 def failure_summary(reports, shown=5, max_clauses=10):
@@ -87,11 +111,11 @@ class KeySync(object):
                                       ", ".join(unsupported)))
         selection = self._selection()
         source_view = session.read_view(params["source"], keys=True)
-        source_keys = select_keys(source_view.keys, **selection)
+        source_keys = with_pair_partners(select_keys(source_view.keys, **selection), source_view.keys)
         destinations = []
         for name in params["destinations"]:
             view = session.read_view(name, keys=True)
-            destinations.append((view, select_keys(view.keys, **selection)))
+            destinations.append((view, with_pair_partners(select_keys(view.keys, **selection), view.keys)))
         assumed = dict((str(name), list(users or [])) for name, users in (params["assume_users"] or {}).items())
         plans = plan_key_sync(source_keys, destinations, purge=params["purge"], purge_labels=params["purge_labels"],
                               delete_last_copies=params["delete_last_copies"], assumed_users=assumed)
@@ -109,6 +133,11 @@ class KeySync(object):
             fail(self.module, " ".join(users_first_message(v.name, p.missing_users) for p, v in missing),
                  destinations=[self._report(p, [], [], failed, [], v, source_view) for p, failed, (v, unused_keys)
                                in zip(plans, blocked, destinations)])
+        quorum_keys = ["%s on %s" % (key.describe(), plan.destination) for plan in plans for key in plan.quorum]
+        if quorum_keys:
+            fail(self.module, key_quorum_message(quorum_keys),
+                 destinations=[self._report(p, [], [], [], [], v, source_view) for p, (v, unused_keys)
+                               in zip(plans, destinations)])
         owners = self._owner_passwords(plans)
 
         reports, changed = [], False
@@ -127,7 +156,7 @@ class KeySync(object):
             reports.append(self._report(plan, synced, purged, failed, plan.kept, view, source_view))
 
         summary = dict((field, sum(len(r[field]) for r in reports))
-                       for field in ("synced", "already_present", "failed", "purged"))
+                       for field in ("synced", "already_present", "failed", "purged", "attribute_drift"))
         summary["drift"] = sum(r["drift"] for r in reports)
         result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys),
                                                    keys_held=len(source_view.keys),
@@ -216,16 +245,18 @@ class KeySync(object):
         users an earlier step would create in check mode are still missing here)."""
         names = set(user.name for user in _manageable(view.users))
         source_names = set(user.name for user in _manageable(source_view.users))
-        report = dict(cluster=plan.destination, synced=[_brief(k) for k in synced],
-                      already_present=[_brief(k) for k in plan.already_present], failed=failed,
-                      purged=[_brief(k) for k in purged],
+        report = dict(cluster=plan.destination, synced=_entries(synced),
+                      already_present=_entries(plan.already_present), failed=failed,
+                      purged=_entries(purged),
                       last_copies=[_brief(k) for k in plan.last_copies if k in purged],
                       kept=[dict(_brief(k), reason=reason) for k, reason in kept],
-                      extra=[_brief(k) for k in plan.extra],
+                      extra=_entries(plan.extra),
                       differing=[dict(_brief(k), reason=reason) for k, reason in plan.conflicts],
+                      attribute_drift=[_drift_entry(*item) for item in plan.differing],
                       keys_held=len(view.keys), users_held=len(_manageable(view.users)),
                       users_missing=sorted(source_names - names), users_extra=sorted(names - source_names))
-        report["drift"] = (len(plan.replicate) + len(plan.blocked) + len(plan.conflicts) + len(plan.extra)
+        report["drift"] = (len(_entries(plan.replicate)) + len(group_pairs([k for k, unused in plan.blocked]))
+                           + len(plan.conflicts) + len(report["extra"]) + len(report["attribute_drift"])
                            + len(report["users_missing"]) + len(report["users_extra"]))
         return report
 
@@ -257,10 +288,18 @@ class UserSync(object):
         passwords = dict((u["name"].lower(), u.get("password")) for u in params["users"])
         reports, changed, refused = [], False, []
         diff = []
+        planned = []
         for target in self.targets():
             # Key owners matter only when a user may be deleted.
             view = self.session.read_view(target, keys=any(s.state == "absent" for s in specs) or params["force"])
-            plan = plan_users(specs, view, update_password=params["update_password"], force=params["force"])
+            planned.append((target, view, plan_users(specs, view, update_password=params["update_password"],
+                                                     force=params["force"])))
+        self._refuse_quorum([(view, (["creating %s on %s" % (", ".join(s.name for s in plan.create), view.name)]
+                                     if plan.create else [])
+                              + (["deleting %s on %s" % (", ".join(u.name for u in plan.delete), view.name)]
+                                 if plan.delete else []))
+                             for unused_target, view, plan in planned])
+        for target, view, plan in planned:
             report = dict(cluster=view.name, created=[], deleted=[], password_changed=[], failed=[],
                           refused=[dict(username=n, reason=r) for n, r in plan.refused])
             refused.extend("%s: %s" % (view.name, reason) for unused_name, reason in plan.refused)
@@ -285,6 +324,14 @@ class UserSync(object):
         if refused or failures:
             fail(self.module, "; ".join(refused + failures), **result)
         return result
+
+    def _refuse_quorum(self, work):
+        """Fail before any change when user management is due on a cluster with quorum (M of N) authentication.
+        ``work``: (view, [descriptions of the user changes due there])."""
+        clusters = [view.name for view, changes in work if changes and view.quorum_enabled]
+        if clusters:
+            fail(self.module, quorum_message(clusters, [change for view, changes in work if view.name in clusters
+                                                        for change in changes]))
 
     def _apply(self, target, plan, passwords, report):
         for user in plan.delete:
@@ -315,6 +362,7 @@ class UserSync(object):
         gone_keys = dict((str(name), set(str(ref) for ref in refs))
                          for name, refs in (params["assume_keys_deleted"] or {}).items())
         reports, changed, problems, diff = [], False, [], []
+        planned = []
         for target in self.targets():
             if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
                 continue
@@ -323,6 +371,15 @@ class UserSync(object):
             remove, refused = plan_user_purge(
                 source_view, view, purge=params["purge"], names=params["purge_users"],
                 protected=[params["username"]], keys_leaving=gone_keys.get(view.name, ())) if purging else ([], [])
+            planned.append((target, view, todo, conflicts, remove, refused))
+        # A clone carries its source's quorum registration, so either side having one means approvals are due.
+        self._refuse_quorum([(view if view.quorum_enabled or not source_view.quorum_enabled else source_view,
+                              (["replicating %s from %s to %s" % (", ".join(u.name for u in todo), source_view.name,
+                                                                  view.name)] if todo else [])
+                              + (["deleting %s on %s" % (", ".join(u.name for u in remove), view.name)]
+                                 if remove else []))
+                             for unused_target, view, todo, unused_c, remove, unused_r in planned])
+        for target, view, todo, conflicts, remove, refused in planned:
             report = dict(cluster=view.name, replicated=[], deleted=[],
                           failed=[dict(username=n, reason=r) for n, r in conflicts + refused],
                           extra=sorted(u.name for u in view.users if u.role in MANAGEABLE_ROLES

@@ -32,7 +32,8 @@ def test_check_mode_reports_drift_then_sync_then_rerun_is_no_change(hsm, capsys,
     synced = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
     assert synced["changed"] is True
     # drift: what the module read before the run (seven keys missing on c2).
-    assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0, "drift": 7}
+    assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0, "attribute_drift": 0,
+                                 "drift": 7}
     assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
 
     again = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)

@@ -11,8 +11,9 @@ import random
 import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    ClusterView, Key, User, UserSpec, apply_key_plan, apply_user_plan, normalize_reference, plan_key_sync,
-    plan_user_purge, plan_user_replication, plan_users, select_keys)
+    ClusterView, Key, User, UserSpec, apply_key_plan, apply_user_plan, group_pairs, key_differences,
+    normalize_reference, pair_link, plan_key_sync, plan_user_purge, plan_user_replication, plan_users, select_keys,
+    with_pair_partners)
 
 
 def users(*pairs):
@@ -253,3 +254,94 @@ def test_property_applying_key_plans_then_replanning_is_empty(seed):
     before = set(k.material for k in source) | set(k.material for pair in destinations for k in pair[1])
     after = set(k.material for k in source) | set(k.material for pair in applied for k in pair[1])
     assert before == after
+
+
+# ------------------------------------------------------------------------------------- pairs, shares, drift, quorum
+
+RSA_LINK = pair_link("rsa", "c0ffee")
+
+
+def pair(private_ref, public_ref, label, owner="alice", shared=(), link=RSA_LINK, kcv="0x0a0b0c"):
+    private = Key(private_ref, label=label, check_value=kcv, key_type="rsa", key_class="private-key", length=256,
+                  owner=owner, shared=shared, token=True, pair=link, attributes={"sign": True})
+    public = Key(public_ref, label=label + "-pub", check_value=kcv, key_type="rsa", key_class="public-key",
+                 length=256, owner=owner, shared=shared, token=True, pair=link, attributes={"verify": True})
+    return [public, private]
+
+
+def test_a_pair_is_copied_whole_and_reported_as_one_entry():
+    src = pair("0x20", "0x21", "tls")
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [])])
+    assert sorted(k.reference for k in plan.replicate) == ["0x20", "0x21"]
+    [entry] = group_pairs(plan.replicate)
+    assert [k.key_class for k in entry] == ["private-key", "public-key"]
+
+
+def test_half_a_pair_on_the_clone_gets_its_partner():
+    src = pair("0x20", "0x21", "tls")
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [src[0]])])
+    assert [k.reference for k in plan.replicate] == ["0x20"]
+
+
+def test_a_pair_waits_whole_when_one_object_conflicts():
+    src = pair("0x20", "0x21", "tls")
+    clash = key("0x21", "someone-else", "0x0000ff")
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), [clash])])
+    assert not plan.replicate
+    assert sorted(k.reference for k, unused in plan.conflicts) == ["0x20", "0x21"]
+    assert "other object of its key pair" in dict((k.reference, r) for k, r in plan.conflicts)["0x20"]
+
+
+def test_selection_takes_the_partner_of_a_selected_pair_object_and_never_a_session_key():
+    keys = pair("0x20", "0x21", "tls") + [key("0x30", "tls", "0x03"),
+                                          Key("0x31", label="tls", check_value="0x04", token=False)]
+    chosen = with_pair_partners(select_keys(keys, labels=["tls"]), keys)
+    assert sorted(k.reference for k in chosen) == ["0x20", "0x21", "0x30"]
+
+
+def test_share_users_block_until_replicated_and_then_travel_with_the_key():
+    src = [key("1", "shared", "0x01", owner="alice", shared=("carol",))]
+    [blocked] = plan_key_sync(src, [(ClusterView("d", BASE), [])])
+    assert blocked.missing_users == {"carol": ["key 1 label 'shared'"]} and not blocked.replicate
+    [ready] = plan_key_sync(src, [(ClusterView("d", BASE + users(("carol", "CU"))), [])])
+    assert [k.reference for k in ready.replicate] == ["1"]
+
+
+def test_session_keys_are_never_counted_copied_or_purged():
+    session_key = Key("0x40", label="tmp", check_value="0x40", key_type="aes", owner="alice", token=False)
+    on_clone = Key("0x41", label="tmp2", check_value="0x41", key_type="aes", owner="alice", token=False)
+    [plan] = plan_key_sync([session_key], [(ClusterView("d", BASE), [on_clone])], purge=True)
+    assert not (plan.replicate or plan.already_present or plan.extra or plan.purge or plan.kept)
+
+
+def test_a_label_changed_after_cloning_is_drift_not_a_copy_or_a_conflict():
+    src = [key("0x10", "renamed", "0x000001")]
+    clone = [key("0x10", "original", "0x000001")]
+    [plan] = plan_key_sync(src, [(ClusterView("d", BASE), clone)], purge=True)
+    assert not (plan.replicate or plan.conflicts or plan.extra or plan.purge)
+    [(source_key, clone_key, differences)] = plan.differing
+    assert clone_key is clone[0] and differences == [("label", "renamed", "original")]
+
+
+def test_attribute_and_share_differences_of_matched_keys_are_drift():
+    mine = Key("1", label="k", check_value="0x01", key_type="aes", owner="alice", shared=("bob",), quorum=(0, 0),
+               attributes={"decrypt": True, "wrap": False})
+    theirs = Key("9", label="k", check_value="0x01", key_type="aes", owner="alice", shared=(), quorum=(0, 0),
+                 attributes={"decrypt": False})
+    assert key_differences(mine, theirs) == [("shared-users", ["bob"], []), ("decrypt", True, False)]
+    [plan] = plan_key_sync([mine], [(ClusterView("d", BASE), [theirs])])
+    assert plan.already_present == [mine] and len(plan.differing) == 1 and not plan.replicate
+
+
+def test_keys_with_a_quorum_value_to_copy_or_purge_are_flagged():
+    guarded = Key("1", label="q", check_value="0x01", key_type="aes", owner="alice", quorum=(2, 0))
+    plain = Key("2", label="p", check_value="0x02", key_type="aes", owner="alice", quorum=(0, 0))
+    [plan] = plan_key_sync([guarded, plain], [(ClusterView("d", BASE), [])])
+    assert plan.quorum == [guarded]
+    [present] = plan_key_sync([guarded], [(ClusterView("d", BASE), [guarded])])
+    assert present.quorum == []
+
+
+def test_quorum_enabled_needs_an_admin_with_a_quorum_key():
+    assert ClusterView("c", [User("admin", "CO", quorum=True)]).quorum_enabled
+    assert not ClusterView("c", [User("alice", "CU", quorum=True)]).quorum_enabled
