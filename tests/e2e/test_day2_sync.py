@@ -17,74 +17,23 @@ order on it:
 Users and keys are read from the simulated HSMs themselves (scripts/demo.py), not through the collection's code.
 """
 
-import json
 import os
-import sys
 
 import pytest
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-
-import demo  # noqa: E402
+import dr_sets
 
 NEW_USER = "day2_user"
 NEW_KEY = "day2-key"
 DECLARED_KEY = "demo-kek"
 
-SETTINGS = """---
-cloudhsm_dr_sdk: 5
-cloudhsm_dr_endpoint_url: "{{ lookup('env', 'AWS_ENDPOINT_URL') }}"
-cloudhsm_dr_tags:
-  purpose: hsmops-day2
-cloudhsm_dr_source:
-  name: day2-primary
-  region: us-east-1
-  availability_zones: [us-east-1a]
-  subnet_ids: "{{ dr_subnet_ids['us-east-1'] | default([]) }}"
-cloudhsm_dr_clones:
-  - name: day2-dr-us-west-2
-    region: us-west-2
-    availability_zones: [us-west-2a]
-    subnet_ids: "{{ dr_subnet_ids['us-west-2'] | default([]) }}"
-  - name: day2-dr-ap-southeast-1
-    region: ap-southeast-1
-    availability_zones: [ap-southeast-1a]
-    subnet_ids: "{{ dr_subnet_ids['ap-southeast-1'] | default([]) }}"
-cloudhsm_dr_client_cidrs: [10.0.0.0/16]
-cloudhsm_dr_client_package_source: file
-cloudhsm_dr_client_manage_daemon: false
-cloudhsm_dr_ca_dir: "{{ dr_run_dir }}/ca"
-cloudhsm_dr_admin_password: "{{ dr_passwords.admin }}"
-cloudhsm_dr_users:
-  - name: payments_app
-    role: crypto-user
-    password: "{{ dr_passwords.payments_app }}"
-cloudhsm_dr_keys:
-  - label: demo-kek
-    owner: payments_app
-"""
+SETTINGS = dr_sets.settings("day2", "hsmops-day2", ["us-west-2", "ap-southeast-1"])
 
 
 @pytest.fixture(scope="module")
 def dr(tmp_path_factory):
-    run = demo.DemoRun("5", str(tmp_path_factory.mktemp("day2") / "run"), out=sys.stderr)
-    run.prepare_run_dir()
-    settings = os.path.join(run.run_dir, "dr.yml")
-    with open(settings, "w") as handle:
-        handle.write(SETTINGS)
-    run.settings = settings
-    run.reset_client()
-    run.start_simulator()
-    try:
-        run.build_package()
-        run.write_secrets()
-        run.run_playbook("prepare_network.yml", progress=False)
-        run.run_playbook("clone_cluster.yml", progress=False)
-        yield run
-    finally:
-        run.stop_simulator()
+    yield from dr_sets.built_dr_set(tmp_path_factory, "day2", SETTINGS)
 
 
 def extra_vars(run, name, values):
@@ -102,15 +51,6 @@ def run_expecting_failure(run, name, log_name, check=False, extra_files=()):
     assert proc.wait() != 0, "%s was expected to fail" % log_name
     with open(log_path) as handle:
         return handle.read()
-
-
-def summary(playbook_run):
-    """The lines of the last summary the playbook printed."""
-    with open(playbook_run.log_path) as handle:
-        text = handle.read()
-    start = text.rindex('TASK [Summarize the DR set]')
-    body = text[text.index('"msg": [', start) + len('"msg": '):]
-    return json.loads(body[:body.index("\n    ]") + len("\n    ]")])
 
 
 def clusters(run):
@@ -150,7 +90,7 @@ def test_sync_check_predicts_a_new_user_and_the_key_it_owns(dr):
     before = dr.report()
 
     check = dr.run_playbook("sync.yml", log_name="sync-check-new-user-and-key", check=True, progress=False)
-    lines = summary(check)
+    lines = dr_sets.summary(check)
     assert dr.report() == before, "check mode changed the HSMs"
     for region in ("us-west-2", "ap-southeast-1"):
         clone_id = clusters(dr)[region]["cluster_id"]
@@ -162,7 +102,7 @@ def test_sync_check_predicts_a_new_user_and_the_key_it_owns(dr):
 
     real = dr.run_playbook("sync.yml", log_name="sync-new-user-and-key", progress=False)
     assert real.changed > 0
-    lines = summary(real)
+    lines = dr_sets.summary(real)
     after = dr.report()
     assert after["match"], after
     for cluster in after["clusters"]:
@@ -175,7 +115,7 @@ def test_sync_check_predicts_a_new_user_and_the_key_it_owns(dr):
 
     again = dr.run_playbook("sync.yml", log_name="sync-check-again", check=True, progress=False)
     assert again.changed == 0, again.changed_tasks
-    lines = summary(again)
+    lines = dr_sets.summary(again)
     assert not any(line.startswith(("drift on", "users to", "keys to")) for line in lines), lines
     assert lines[-1].startswith("differences found: 0")
 
@@ -187,7 +127,7 @@ def test_summary_counts_are_read_from_every_cluster(dr):
     delete_key_as_owner(dr, west, NEW_USER, dr.passwords["new_user"], NEW_KEY)
 
     check = dr.run_playbook("sync.yml", log_name="sync-check-clone-lost-a-key", check=True, progress=False)
-    lines = summary(check)
+    lines = dr_sets.summary(check)
     counts = dict((line.split()[2], line) for line in lines if line.startswith("held by "))
     assert counts[by_region["us-east-1"]["cluster_id"]].endswith("keys %3d" % held)
     assert counts[west["cluster_id"]].endswith("keys %3d" % (held - 1)), lines
@@ -198,7 +138,7 @@ def test_summary_counts_are_read_from_every_cluster(dr):
     assert len(rows) == 3 and len(set(row.index("cluster-") for row in rows)) == 1, rows
 
     real = dr.run_playbook("sync.yml", log_name="sync-clone-lost-a-key", progress=False)
-    lines = summary(real)
+    lines = dr_sets.summary(real)
     assert "keys copied to %s this run: %s" % (west["cluster_id"], NEW_KEY) in lines
     assert lines[-1] == "differences left: 0"
     assert NEW_KEY in labels(dr, west)
@@ -236,7 +176,7 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
         {"name": NEW_USER, "role": "crypto-user", "password": "{{ dr_passwords.new_user }}"}]})
     check = dr.run_playbook("sync.yml", log_name="sync-purge-check", check=True, extra_files=[retire, owners],
                             progress=False)
-    plan = summary(check)
+    plan = dr_sets.summary(check)
     for clone in clones:
         assert "keys to delete on %s: %s" % (clone["cluster_id"], NEW_KEY) in plan, plan
         assert "users to delete on %s: %s" % (clone["cluster_id"], NEW_USER) in plan, plan
@@ -245,7 +185,7 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
         assert NEW_KEY in labels(dr, clone)
 
     real = dr.run_playbook("sync.yml", log_name="sync-purge", extra_files=[retire, owners], progress=False)
-    lines = summary(real)
+    lines = dr_sets.summary(real)
     for clone in clones:
         assert "keys deleted on %s this run: %s" % (clone["cluster_id"], NEW_KEY) in lines, lines
         assert "users deleted on %s this run: %s" % (clone["cluster_id"], NEW_USER) in lines, lines
@@ -280,7 +220,7 @@ def test_a_declared_key_deleted_on_the_source_is_reported_not_regenerated(dr):
     with open(rerun.log_path) as handle:
         assert "missing on the source %s, which was already" % source["cluster_id"] in handle.read()
     # The summary, read from every cluster, shows the key the clones still hold.
-    lines = summary(rerun)
+    lines = dr_sets.summary(rerun)
     assert [line for line in lines if line.startswith("drift on")] == [
         "drift on %s: users to add [], users to remove [], keys to add [], keys to remove [%s], keys whose attributes "
         "differ []" % (by_region[region]["cluster_id"], DECLARED_KEY) for region in ("us-west-2", "ap-southeast-1")]

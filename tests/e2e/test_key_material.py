@@ -13,70 +13,22 @@ One DR set for the module (source in us-east-1, one clone in us-west-2); the sce
 Users and keys are read from the simulated HSMs themselves (scripts/demo.py), not through the collection's code.
 """
 
-import json
-import os
 import secrets
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
-
-import demo  # noqa: E402
+import dr_sets
 
 OWNER = "payments_app"
 PARTNER = "partner_app"
 RENAMED = "demo-kek-v2"
 
-SETTINGS = """---
-cloudhsm_dr_sdk: 5
-cloudhsm_dr_endpoint_url: "{{ lookup('env', 'AWS_ENDPOINT_URL') }}"
-cloudhsm_dr_tags:
-  purpose: hsmops-key-material
-cloudhsm_dr_source:
-  name: material-primary
-  region: us-east-1
-  availability_zones: [us-east-1a]
-  subnet_ids: "{{ dr_subnet_ids['us-east-1'] | default([]) }}"
-cloudhsm_dr_clones:
-  - name: material-dr-us-west-2
-    region: us-west-2
-    availability_zones: [us-west-2a]
-    subnet_ids: "{{ dr_subnet_ids['us-west-2'] | default([]) }}"
-cloudhsm_dr_client_cidrs: [10.0.0.0/16]
-cloudhsm_dr_client_package_source: file
-cloudhsm_dr_client_manage_daemon: false
-cloudhsm_dr_ca_dir: "{{ dr_run_dir }}/ca"
-cloudhsm_dr_admin_password: "{{ dr_passwords.admin }}"
-cloudhsm_dr_users:
-  - name: payments_app
-    role: crypto-user
-    password: "{{ dr_passwords.payments_app }}"
-cloudhsm_dr_keys:
-  - label: demo-kek
-    owner: payments_app
-"""
+SETTINGS = dr_sets.settings("material", "hsmops-key-material", ["us-west-2"])
 
 
 @pytest.fixture(scope="module")
 def dr(tmp_path_factory):
-    run = demo.DemoRun("5", str(tmp_path_factory.mktemp("material") / "run"), out=sys.stderr)
-    run.prepare_run_dir()
-    settings = os.path.join(run.run_dir, "dr.yml")
-    with open(settings, "w") as handle:
-        handle.write(SETTINGS)
-    run.settings = settings
-    run.reset_client()
-    run.start_simulator()
-    try:
-        run.build_package()
-        run.write_secrets()
-        run.run_playbook("prepare_network.yml", progress=False)
-        run.run_playbook("clone_cluster.yml", progress=False)
-        yield run
-    finally:
-        run.stop_simulator()
+    yield from dr_sets.built_dr_set(tmp_path_factory, "material", SETTINGS)
 
 
 def by_region(run):
@@ -114,15 +66,6 @@ def users_of(run, cluster):
     return sorted((u["name"], u["role"]) for u in run.hsm_call("list_users", hsm=cluster["hsm_ips"][0])["users"])
 
 
-def summary(playbook_run):
-    """The lines of the last summary the playbook printed."""
-    with open(playbook_run.log_path) as handle:
-        text = handle.read()
-    start = text.rindex('TASK [Summarize the DR set]')
-    body = text[text.index('"msg": [', start) + len('"msg": '):]
-    return json.loads(body[:body.index("\n    ]") + len("\n    ]")])
-
-
 def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
     clusters = by_region(dr)
     source, clone = clusters["us-east-1"], clusters["us-west-2"]
@@ -145,7 +88,7 @@ def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
         run = dr.run_playbook("sync.yml", log_name="sync-key-material", progress=False)
         assert "scratch" in [k[1] for k in objects(dr, source)], "the session key ended before the sync did"
 
-    lines = summary(run)
+    lines = dr_sets.summary(run)
     copied = [line for line in lines if line.startswith("keys copied to %s this run: " % clone["cluster_id"])]
     assert len(copied) == 1, lines
     names = copied[0].split(": ", 1)[1].split(", ")
@@ -173,7 +116,7 @@ def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
     again = dr.run_playbook("sync.yml", log_name="sync-key-material-again", progress=False)
     assert again.changed == 0, again.changed_tasks
     assert objects(dr, clone) == on_clone
-    assert summary(again)[-1] == "differences left: 1"
+    assert dr_sets.summary(again)[-1] == "differences left: 1"
 
 
 def test_a_quorum_source_fails_up_front_and_no_clone_changes(dr):
