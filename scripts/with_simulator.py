@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOUD_CONFIG = os.path.join(ROOT, "tests", "integration", "cloud-config-aws.ini")
@@ -49,16 +50,50 @@ def write_cloud_config(endpoint):
         )
 
 
+class _ClientHold:
+    """One holder's share of the process's client lock; ``close()`` gives it back."""
+
+    def __init__(self):
+        self.open = True
+
+    def close(self):
+        if self.open:
+            self.open = False
+            _release_client()
+
+
+# One flock per process, counted: a test module that holds the client may start runs that take it again.
+_CLIENT = {"handle": None, "holders": 0}
+_CLIENT_GUARD = threading.Lock()
+
+
 def lock_client(announce=None):
-    """Wait for, then hold, the machine's CloudHSM client (packages and /opt/cloudhsm); close the handle to release."""
-    handle = open(CLIENT_LOCK, "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        if announce:
-            announce("waiting for another run that uses the CloudHSM client of this machine (%s)" % CLIENT_LOCK)
-        fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
+    """Wait for, then hold, the machine's CloudHSM client (packages and /opt/cloudhsm); close the result to release.
+
+    Re-entrant within one process, so every user of the client (test fixtures, demo runs, molecule) takes this one
+    lock and no two locks can ever be taken in opposite orders by two processes.
+    """
+    with _CLIENT_GUARD:
+        if _CLIENT["holders"] == 0:
+            handle = open(CLIENT_LOCK, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if announce:
+                    announce("waiting for another run that uses the CloudHSM client of this machine (%s)"
+                             % CLIENT_LOCK)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            _CLIENT["handle"] = handle
+        _CLIENT["holders"] += 1
+    return _ClientHold()
+
+
+def _release_client():
+    with _CLIENT_GUARD:
+        _CLIENT["holders"] -= 1
+        if _CLIENT["holders"] == 0:
+            _CLIENT["handle"].close()
+            _CLIENT["handle"] = None
 
 
 def simulator_env(endpoint, base=None):

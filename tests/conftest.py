@@ -6,20 +6,21 @@ never split across two that would each build the environment.
 
 The machine has one CloudHSM client host, /opt/cloudhsm.
 
-Test modules that install the simulated client packages there and configure them hold an exclusive lock for the
-whole module, so pytest-xdist workers (and other test runs on the machine) never install, configure or use the
-client at the same time. Such modules are those marked ``client_host`` and those that drive ``scripts/demo.py``
-(its DemoRun resets and installs the client), such as tests/e2e.
+Test modules that install the simulated client packages there and configure them hold the machine's client lock
+(scripts/with_simulator.py ``lock_client``) for the whole module, so pytest-xdist workers and other test runs on the
+machine (another lane of ``make test``, molecule) never install, configure or use the client at the same time. Such
+modules are those marked ``client_host`` and those that drive ``scripts/demo.py`` (its DemoRun resets and installs
+the client), such as tests/e2e. The lock is one file and re-entrant within a process, so the demo runs inside such a
+module take it again without waiting, and no two runs can wait on each other in a circle.
 """
 
-import fcntl
 import os
 import sys
-import tempfile
 
 import pytest
 
-CLIENT_HOST_LOCK = os.path.join(tempfile.gettempdir(), "hsmops-cloudhsm-client-host.lock")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import with_simulator  # noqa: E402  (the lock every user of the client takes)
 
 
 def pytest_configure(config):
@@ -48,9 +49,8 @@ def client_host_lock(request):
     if not uses_client_host(request.node, request.module):
         yield
         return
-    with open(CLIENT_HOST_LOCK, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    hold = with_simulator.lock_client(lambda text: sys.stderr.write(text + "\n"))
+    try:
+        yield
+    finally:
+        hold.close()
