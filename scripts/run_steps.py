@@ -46,6 +46,7 @@ class Lanes:
         proc = subprocess.Popen(
             [self.make, "--no-print-directory", "-o", "build-tree", step],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),  # lines as they come, not when a pipe buffer fills
         )
         self.running[step] = proc
         prefix = "[%-*s] " % (self.width, step) if len(self.lanes) > 1 else ""
