@@ -283,7 +283,7 @@ def build_rpm(sdk, out_dir, endpoint=None, dist="el9", arch="x86_64"):
         stage = os.path.join(work, "stage")
         install_tree(sdk, os.path.join(stage, INSTALL_ROOT.lstrip("/")), endpoint)
         etc = os.path.join(stage, INSTALL_ROOT.lstrip("/"), "etc")
-        summary, _, body = spec["description"].partition("\n")
+        summary, unused_newline, body = spec["description"].partition("\n")
         spec_path = os.path.join(work, "client.spec")
         with open(spec_path, "w") as handle:
             handle.write(RPM_SPEC.format(

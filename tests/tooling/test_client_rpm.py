@@ -71,8 +71,9 @@ def host(tmp_path_factory, packages):
 
 def run_play(host, tmp_path, hosts, **role_vars):
     """Runs the harness on ``hosts`` ({inventory name: host facts}); returns ({host: stats}, {task: {host: result}})."""
-    inventory = {"all": {"hosts": dict((name, {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                                "host_facts": facts}) for name, facts in hosts.items())}}
+    host_vars = dict((name, {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                             "host_facts": facts}) for name, facts in hosts.items())
+    inventory = {"all": {"hosts": host_vars}}
     inventory_path = tmp_path / "inventory.json"
     inventory_path.write_text(json.dumps(inventory))
     variables = dict({"rpm_root": host, "cloudhsm_client_download_dir": str(tmp_path / "dl")}, **role_vars)
@@ -86,13 +87,13 @@ def run_play(host, tmp_path, hosts, **role_vars):
     try:
         report = json.loads(result.stdout[result.stdout.index("{"):])
     except ValueError:
-        raise AssertionError("no JSON report: %s %s" % (result.stdout[-2000:], result.stderr[-2000:]))
+        raise AssertionError("no JSON report: %s %s" % (result.stdout[-2000:], result.stderr[-2000:])) from None
     return report["stats"], report["tasks"]
 
 
-def run_role(host, tmp_path, facts=RHEL9, **role_vars):
-    """The harness on one RPM-family host: (its stats, {task: its result})."""
-    stats, tasks = run_play(host, tmp_path, {"el": facts}, **role_vars)
+def run_role(host, tmp_path, facts=None, **role_vars):
+    """The harness on one RPM-family host (RHEL 9 unless ``facts``): (its stats, {task: its result})."""
+    stats, tasks = run_play(host, tmp_path, {"el": facts or RHEL9}, **role_vars)
     return stats["el"], dict((name, results["el"]) for name, results in tasks.items() if "el" in results)
 
 

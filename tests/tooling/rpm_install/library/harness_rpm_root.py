@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # -*- coding: utf-8 -*-
 
 # Copyright: Contributors to the hsmops.cloudhsm collection
@@ -19,9 +18,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(name=dict(type="list", elements="str", required=True),
-                           state=dict(type="str", default="present", choices=["present", "absent", "installed",
-                                                                             "removed", "latest"])),
+        argument_spec=dict(
+            name=dict(type="list", elements="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent", "installed", "removed", "latest"]),
+        ),
         supports_check_mode=True,
     )
     root = os.environ.get("HSMOPS_RPM_ROOT")
