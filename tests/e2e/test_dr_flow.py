@@ -195,7 +195,8 @@ def assert_mtls_enforced(run):
         anchors = run.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"]
         assert [a["certificate"].strip() for a in anchors] == [run.pki.ca.public_bytes(
             serialization.Encoding.PEM).decode().strip()], anchors
-        session = run.hsm_call("login", hsm=hsm, role="admin", username="admin",
+        admin = next(u for u in run.hsm_call("list_users", hsm=hsm)["users"] if u["name"] == "admin")
+        session = run.hsm_call("login", hsm=hsm, role=admin["role"], username="admin",
                                password=run.passwords["admin"])["session"]
         try:
             assert run.hsm_call("get_mtls_enforcement", hsm=hsm, session=session)["level"] == "client-and-server"
@@ -300,6 +301,28 @@ def test_clone_cluster_rerun_changes_nothing(flow):
 def test_clone_cluster_check_mode_on_the_dr_set_changes_nothing(flow):
     run = flow.run_playbook("clone_cluster.yml", log_name="clone_cluster-check", check=True, progress=False)
     assert run.changed == 0, run.changed_tasks
+
+
+def test_a_clone_without_the_sources_mtls_settings_gets_them_from_clone_cluster(mtls_flow):
+    """AWS does not say whether a clone restored from a backup keeps the source's trust anchors and enforcement; the
+    simulator's clones keep them (the build above only verified them). A clone that has neither - the other possible
+    answer - gets them from a clone_cluster run, and nothing else changes."""
+    clone = mtls_flow.clusters()[1]
+    hsm = clone["hsm_ips"][0]
+    admin = next(u for u in mtls_flow.hsm_call("list_users", hsm=hsm)["users"] if u["name"] == "admin")
+    session = mtls_flow.hsm_call("login", hsm=hsm, role=admin["role"], username="admin",
+                                 password=mtls_flow.passwords["admin"])["session"]
+    try:
+        mtls_flow.hsm_call("set_mtls_enforcement", hsm=hsm, session=session, level="none")
+        for anchor in mtls_flow.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"]:
+            mtls_flow.hsm_call("deregister_trust_anchor", hsm=hsm, session=session, reference=anchor["reference"])
+    finally:
+        mtls_flow.hsm_call("logout", hsm=hsm, session=session)
+    assert mtls_flow.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"] == []
+    run = mtls_flow.run_playbook("clone_cluster.yml", log_name="clone_cluster-clone-without-mtls", progress=False)
+    assert [task.split(" : ")[-1] for task in run.changed_tasks] == [
+        "Register the trust anchors and set the mTLS enforcement on every cluster of the DR set"], run.changed_tasks
+    assert_mtls_enforced(mtls_flow)
 
 
 def test_without_client_certificates_the_run_stops_at_the_settings_check(mtls_flow):
