@@ -4,7 +4,8 @@ The SDK 5 flow runs with the KMS settings of `make demo KMS=1` (playbooks/exampl
 every cluster and a KMS custom key store on the clone, which reruns must leave alone. Its clusters also enforce
 mutual TLS (cloudhsm_dr_mtls: a client CA registered as trust anchor, one client certificate for every cluster):
 clone_cluster carries the anchor and the enforcement to the clone, a run without the certificates stops at the
-settings check changing nothing, and a rotated or expired-then-renewed certificate is a sync run.
+settings check changing nothing, and an expired certificate is refused until a new one (the rotation) is placed
+by a sync run.
 
 Runs from the collection's build-tree copy (ANSIBLE_COLLECTIONS_PATH pointing at it), as root: the simulated client
 packages really install into /opt/cloudhsm. Users and keys are read from the simulated HSMs themselves, not through
@@ -359,11 +360,18 @@ def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
         assert DAY2_KEY in [k[0] for k in cluster["keys"]]
 
 
-def test_rotating_the_client_certificate_is_a_sync_run(mtls_flow):
-    """A new certificate from the same CA: sync places it for every cluster (same paths, so the CLI configuration
-    stays) and reconciles through it; nothing else changes."""
+def test_an_expired_client_certificate_is_refused_and_rotating_it_is_a_sync_run(mtls_flow):
+    """The certificate expired: the clusters refuse the client and sync fails naming mutual TLS, changing nothing on
+    them. A new certificate from the same CA (the rotation): sync places it for every cluster under the same paths
+    (the CLI configuration stays) and completes; nothing else changes."""
     config_before = open(os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")).read()
+    report_before = mtls_flow.report()
+    mtls_flow.pki.issue(expired=True)
+    returncode, _changed, text = run_expecting_failure(mtls_flow, "sync.yml", log_name="sync-expired-certificate")
+    assert returncode != 0
+    assert "mutual TLS" in text[text.index("fatal:"):]
     mtls_flow.pki.issue()
+    assert mtls_flow.report() == report_before
     run = mtls_flow.run_playbook("sync.yml", log_name="sync-rotated-certificate", progress=False)
     assert run.changed_tasks and all(
         task.endswith(("Place each cluster's client certificate", "Place each cluster's client private key"))
@@ -372,19 +380,6 @@ def test_rotating_the_client_certificate_is_a_sync_run(mtls_flow):
         with open(os.path.join(MTLS_DIR, cluster["cluster_id"] + ".crt")) as handle:
             assert handle.read().strip() == mtls_flow.pki.cert_pem.strip()
     assert open(os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")).read() == config_before
-    assert mtls_flow.report()["match"]
-
-
-def test_an_expired_client_certificate_is_refused_and_renewing_it_recovers(mtls_flow):
-    """An expired certificate: the clusters refuse the client and sync fails naming mTLS; a renewed certificate
-    and one more sync run recover."""
-    mtls_flow.pki.issue(expired=True)
-    returncode, _changed, text = run_expecting_failure(mtls_flow, "sync.yml", log_name="sync-expired-certificate")
-    assert returncode != 0
-    assert "mutual TLS" in text[text.index("fatal:"):]
-    mtls_flow.pki.issue()
-    run = mtls_flow.run_playbook("sync.yml", log_name="sync-renewed-certificate", progress=False)
-    assert run.changed > 0
     assert mtls_flow.report()["match"]
 
 
