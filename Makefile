@@ -13,6 +13,8 @@ CDIR := $(COLLECTIONS)/ansible_collections/hsmops/cloudhsm
 ANSIBLE_PACKAGE := ansible==12.3.0
 SDK ?= 5
 KMS ?= 0
+# Debian's rpm package (rpmbuild, rpm) for the test of the client role's RPM install path; pinned to bookworm's.
+RPM_DEB_VERSION := 4.18.0+dfsg-1+deb12u1
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -24,7 +26,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Run from the build-tree copy, so the cloud config it writes is the one ansible-test reads there.
 WITH_SIM := $(BIN)/python scripts/with_simulator.py
 
-.PHONY: help venv deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test quick \
+.PHONY: help venv deps system-deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test quick \
 	transcripts demo bench chaos docs clean
 
 help:
@@ -65,8 +67,15 @@ sanity: build-tree
 units: build-tree
 	cd $(CDIR) && $(BIN)/ansible-test units --python 3.11 --color no
 
+# System packages the tests need beyond Python's: Debian's rpm tools (installed with apt-get when missing).
+system-deps:
+	@command -v rpmbuild >/dev/null || { \
+		echo "installing Debian's rpm $(RPM_DEB_VERSION) (rpmbuild) for the RPM install test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			rpm=$(RPM_DEB_VERSION) >/dev/null; }
+
 # The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end).
-pytests: build-tree
+pytests: build-tree system-deps
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator tests/tooling
 
 # The whole DR flow for SDK 5 and SDK 3, as `make demo` runs it, with its assertions (serial: it uses the client host).

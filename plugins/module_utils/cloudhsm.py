@@ -594,6 +594,8 @@ def live_hsms(cluster):
 # the DR set's source cluster. A cluster carrying it with that value is a member even when its lineage can no
 # longer be read (the backup it was restored from has been deleted).
 OWNERSHIP_TAG = "hsmops.cloudhsm:dr-source"
+# The mTLS enforcement level the collection last set or verified on a cluster (AWS's API does not return it).
+MTLS_ENFORCEMENT_TAG = "hsmops.cloudhsm:mtls-enforcement"
 
 
 def backup_origin(backup):

@@ -22,6 +22,10 @@ description:
   - The client SDK fits the HSM type (SDK 3 only works with C(hsm1.medium)); passwords are 7 to 32 characters.
   - Subnets (when given) exist in their cluster's region, lie in one VPC, and each listed availability zone has one
     of them. Read with C(DescribeSubnets), only in regions that passed the region check.
+  - With O(mtls), each cluster of the DR set that exists and enforces mutual TLS (mTLS) - as its tag
+    C(hsmops.cloudhsm:mtls-enforcement) records, which the collection writes when it sets or verifies the
+    enforcement - must have a client certificate in the settings (C(cloudhsm_dr_mtls)); a client without one cannot
+    connect to its HSMs, so the run stops here before anything is changed.
   - The role C(hsmops.cloudhsm.cloudhsm_dr_settings) runs this module after validating the variables' types.
 author:
   - hsmops.cloudhsm contributors (@hsmops)
@@ -53,8 +57,25 @@ options:
     description: Read the subnets to check them.
     type: bool
     default: true
+  mtls:
+    description:
+      - What the settings say about mutual TLS. Omit to skip the mTLS check (playbooks that make only AWS calls).
+    type: dict
+    suboptions:
+      configured:
+        description: Whether C(cloudhsm_dr_mtls) is set.
+        type: bool
+        default: false
+      certified:
+        description: The names of the clusters the settings give a client certificate and key for.
+        type: list
+        elements: str
+        default: []
 notes:
   - Supports check mode; it never changes anything.
+  - AWS's API does not return a cluster's mTLS enforcement (only C(cloudhsm-cli cluster mtls get-enforcement) on
+    the HSM does), so a cluster whose enforcement was set outside the collection carries no tag; a client without a
+    certificate then fails at its first login with an error that names mTLS.
 seealso:
   - module: hsmops.cloudhsm.cloudhsm_dr_set_info
 extends_documentation_fragment:
@@ -71,6 +92,9 @@ EXAMPLES = r"""
     sdk: "{{ cloudhsm_dr_sdk | default(5) }}"
     passwords:
       cloudhsm_dr_admin_password: "{{ cloudhsm_dr_admin_password }}"
+    mtls:
+      configured: "{{ cloudhsm_dr_mtls is defined }}"
+      certified: [payments-primary, payments-dr-west]
 """
 
 RETURN = r"""
@@ -98,6 +122,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ID_PATTERNS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import MTLS_ENFORCEMENT_TAG
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 
 HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
 PASSWORD_LENGTH = (7, 32)
@@ -237,6 +265,48 @@ class Preflight:
             self.check_zones(what, spec)
         for what, spec in usable:
             self.check_subnets(what, spec)
+        if params["mtls"] is not None and not self.problems:
+            self.check_mtls(usable)
+
+    def check_mtls(self, members):
+        """Each existing member that enforces mTLS (by the collection's tag) needs a client certificate."""
+        certified = set(self.module.params["mtls"].get("certified") or [])
+        configured = self.module.params["mtls"].get("configured")
+        if configured and self.module.params["sdk"] == 3:
+            self.problem("cloudhsm_dr_mtls (mutual TLS) needs cloudhsm_dr_sdk: 5 (hsm2m.medium clusters); SDK 3 has "
+                         "no client certificates.")
+            return
+        if configured:
+            # Every cluster of the set is named in the client configuration with its certificate.
+            missing = [spec["name"] for _what, spec in self.members() if spec.get("name") not in certified]
+            if missing:
+                self.problem(
+                    "cloudhsm_dr_mtls (mutual TLS) gives no client certificate and key for %s: set certificate (or "
+                    "certificate_src) and private_key (or private_key_src) in cloudhsm_dr_mtls, or an entry with that "
+                    "name under cloudhsm_dr_mtls.clusters." % ", ".join(missing))
+            return
+        lacking = []
+        for what, spec in members:
+            client = cloudhsm_client(self.module, region=spec["region"])
+            try:
+                if spec.get("cluster_id"):
+                    found = [c for c in [get_cluster(client, spec["cluster_id"])] if c]
+                else:
+                    found = find_clusters_by_name(client, spec["name"])
+            except AWS_ERRORS as e:
+                self.module.fail_json_aws(e, msg="Failed to describe the clusters in %s" % spec["region"])
+            for cluster in found:
+                tags = dict((t.get("Key"), t.get("Value")) for t in cluster.get("TagList") or [])
+                if tags.get(MTLS_ENFORCEMENT_TAG) == "client-and-server":
+                    lacking.append("%s %s (%s)" % (what, spec["name"], cluster["ClusterId"]))
+        if lacking:
+            self.problem(
+                "Mutual TLS (mTLS) is enforced on %s (tag %s: client-and-server) but %s: a client without a "
+                "certificate signed by one of the cluster's trust anchors cannot connect to its HSMs. Set "
+                "cloudhsm_dr_mtls with trust_anchors and the client certificate and key (certificate or "
+                "certificate_src, private_key or private_key_src, or an entry per cluster name under "
+                "cloudhsm_dr_mtls.clusters)." % (
+                    ", ".join(lacking), MTLS_ENFORCEMENT_TAG, "cloudhsm_dr_mtls is not set"))
 
 
 def main():
@@ -247,6 +317,10 @@ def main():
         hsm_type=dict(type="str"),
         passwords=dict(type="dict", default={}, no_log=True),
         check_subnets=dict(type="bool", default=True),
+        mtls=dict(type="dict", options=dict(
+            configured=dict(type="bool", default=False),
+            certified=dict(type="list", elements="str", default=[]),
+        )),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     preflight = Preflight(module)

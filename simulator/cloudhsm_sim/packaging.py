@@ -2,7 +2,9 @@
 ``cloudhsm-cli`` (SDK 5), installing under ``/opt/cloudhsm`` as the real ones do.
 
 ``install_tree(sdk, root)`` lays the same files out under any directory (tests run the tools from there);
-``build_package(sdk, out_dir)`` stages that tree at ``opt/cloudhsm`` and runs ``dpkg-deb --build``.
+``build_package(sdk, out_dir)`` stages that tree at ``opt/cloudhsm`` and runs ``dpkg-deb --build``;
+``build_rpm(sdk, out_dir)`` builds the same tree into an RPM named like AWS's EL packages with ``rpmbuild`` (Debian's
+``rpm`` package), for tests of the RPM-family install path.
 """
 
 import json
@@ -244,16 +246,77 @@ def build_package(sdk, out_dir, endpoint=None):
     return target
 
 
+RPM_SPEC = """Name: {name}
+Version: {version}
+Release: {release}.{dist}
+Summary: {summary}
+License: GPL-3.0-or-later
+BuildArch: {arch}
+AutoReqProv: no
+Requires: python3 >= 3.8
+Conflicts: {conflicts}
+
+%description
+{description}
+
+%install
+mkdir -p %{{buildroot}}
+cp -a {stage}/. %{{buildroot}}/
+
+%files
+%defattr(-,root,root,-)
+{install_root}/bin
+{install_root}/lib
+{install_root}/run
+%dir {install_root}/etc
+{config_files}
+"""
+
+
+def build_rpm(sdk, out_dir, endpoint=None, dist="el9", arch="x86_64"):
+    """Build ``<name>-<version>-<release>.<dist>.<arch>.rpm`` for SDK ``"3"`` or ``"5"`` into ``out_dir`` with
+    rpmbuild; return its path. The files are those of the .deb; the configuration files are %config(noreplace)."""
+    spec = PACKAGES[str(sdk)]
+    version, release = spec["version"].split("-", 1)
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cloudhsm-rpm-") as work:
+        stage = os.path.join(work, "stage")
+        install_tree(sdk, os.path.join(stage, INSTALL_ROOT.lstrip("/")), endpoint)
+        etc = os.path.join(stage, INSTALL_ROOT.lstrip("/"), "etc")
+        summary, unused_newline, body = spec["description"].partition("\n")
+        spec_path = os.path.join(work, "client.spec")
+        with open(spec_path, "w") as handle:
+            handle.write(RPM_SPEC.format(
+                name=spec["name"], version=version, release=release, dist=dist, arch=arch, summary=summary,
+                conflicts=spec["conflicts"], description="\n".join(line.strip() for line in body.splitlines()),
+                stage=stage, install_root=INSTALL_ROOT,
+                config_files="\n".join("%%config(noreplace) %s/etc/%s" % (INSTALL_ROOT, name)
+                                       for name in sorted(os.listdir(etc))),
+            ))
+        subprocess.run(
+            ["rpmbuild", "-bb", "--target", arch, "--define", "_topdir %s" % os.path.join(work, "top"),
+             "--define", "_build_id_links none", "--define", "__os_install_post %{nil}", spec_path],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        built = os.path.join(work, "top", "RPMS", arch)
+        name = sorted(os.listdir(built))[0]
+        target = os.path.join(out_dir, name)
+        shutil.copyfile(os.path.join(built, name), target)
+    return target
+
+
 def main(argv=None):
     import argparse
 
-    parser = argparse.ArgumentParser(prog="cloudhsm-sim package", description="Build a client tools .deb")
+    parser = argparse.ArgumentParser(prog="cloudhsm-sim package", description="Build a client tools .deb or .rpm")
     parser.add_argument("--sdk", choices=("3", "5"), required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--endpoint", help="simulator endpoint written to /opt/cloudhsm/etc/simulator-endpoint")
+    parser.add_argument("--format", choices=("deb", "rpm"), default="deb")
     args = parser.parse_args(argv)
-    print(build_package(args.sdk, args.out, args.endpoint))
+    build = build_rpm if args.format == "rpm" else build_package
+    print(build(args.sdk, args.out, args.endpoint))
     return 0
 
 
-__all__ = ["build_package", "install_tree", "PACKAGES", "main", "__version__"]
+__all__ = ["build_package", "build_rpm", "install_tree", "PACKAGES", "main", "__version__"]

@@ -1,13 +1,19 @@
 """The `make demo` flow as a test, for SDK 5 and SDK 3: clone_cluster, a rerun, a day-2 user and key, sync.
 
 The SDK 5 flow runs with the KMS settings of `make demo KMS=1` (playbooks/examples/simulator/kms.yml): kmsuser on
-every cluster and a KMS custom key store on the clone, which reruns must leave alone.
+every cluster and a KMS custom key store on the clone, which reruns must leave alone. Its clusters also enforce
+mutual TLS (cloudhsm_dr_mtls: a client CA registered as trust anchor, one client certificate for every cluster):
+clone_cluster carries the anchor and the enforcement to the clone, a run without the certificates stops at the
+settings check changing nothing, and an expired certificate is refused until a new one (the rotation) is placed
+by a sync run.
 
 Runs from the collection's build-tree copy (ANSIBLE_COLLECTIONS_PATH pointing at it), as root: the simulated client
 packages really install into /opt/cloudhsm. Users and keys are read from the simulated HSMs themselves, not through
 the collection's code. The runs are serial (the two SDKs' client packages conflict).
 """
 
+import datetime
+import hashlib
 import os
 import sys
 
@@ -15,6 +21,11 @@ import time
 
 import boto3
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -25,9 +36,93 @@ DAY2_USER = "day2_user"
 DAY2_KEY = "day2-key"
 
 
-def start_flow(sdk, run_dir, kms=False):
-    run = demo.DemoRun(sdk, str(run_dir), out=sys.stderr, kms=kms)
+DAY = datetime.timedelta(days=1)
+MTLS_DIR = "/opt/cloudhsm/etc/mtls"
+MTLS_TAG = "hsmops.cloudhsm:mtls-enforcement"
+
+
+class ClientPki:
+    """A client CA (the clusters' trust anchor) and the client certificate it issued, as the files the settings
+    name (the CA's key stays in memory)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        os.makedirs(directory, mode=0o700)
+        self.ca_key = ec.generate_private_key(ec.SECP384R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hsmops e2e client CA")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.ca = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(self.ca_key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - DAY).not_valid_after(now + 365 * DAY)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(self.ca_key, hashes.SHA256()))
+        self.ca_path = self.write("client-ca.crt", self.ca.public_bytes(serialization.Encoding.PEM))
+        self.cert_path = os.path.join(directory, "client.crt")
+        self.key_path = os.path.join(directory, "client.key")
+        self.cert_pem = None
+        self.issue()
+
+    def write(self, name, data):
+        path = os.path.join(self.directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return path
+
+    def issue(self, expired=False):
+        """A new client certificate and key in place of the old ones (what a rotation hands the operator)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start, end = (now - 10 * DAY, now - DAY) if expired else (now - DAY, now + 30 * DAY)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hsmops e2e client")]))
+                .issuer_name(self.ca.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+                .sign(self.ca_key, hashes.SHA256()))
+        self.cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        self.write("client.crt", self.cert_pem.encode())
+        self.write("client.key", key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+
+
+class MtlsDemoRun(demo.DemoRun):
+    """The demo with cloudhsm_dr_mtls (mtls.yml in the run directory). The test's own reads of the HSMs present
+    the current client certificate, as a trusted client does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pki = None
+        self.mtls_settings = None
+        self.with_certificates = True
+
+    def write_mtls_settings(self):
+        self.pki = ClientPki(os.path.join(self.run_dir, "pki"))
+        self.mtls_settings = os.path.join(self.run_dir, "mtls.yml")
+        with open(self.mtls_settings, "w") as handle:
+            handle.write("---\n")
+            yaml.safe_dump({"cloudhsm_dr_mtls": {
+                "trust_anchors": ["{{ lookup('ansible.builtin.file', '%s') }}" % self.pki.ca_path],
+                "enforcement": "client-and-server",
+                "certificate_src": self.pki.cert_path,
+                "private_key_src": self.pki.key_path,
+            }}, handle, default_flow_style=False)
+
+    @property
+    def settings_files(self):
+        extra = [self.mtls_settings] if self.mtls_settings and self.with_certificates else []
+        return super().settings_files + extra
+
+    def hsm_call(self, op, **args):
+        if self.pki is not None:
+            args.setdefault("client_cert", self.pki.cert_pem)
+        return super().hsm_call(op, **args)
+
+
+def start_flow(sdk, run_dir, kms=False, mtls=False):
+    run = (MtlsDemoRun if mtls else demo.DemoRun)(sdk, str(run_dir), out=sys.stderr, kms=kms)
     run.prepare_run_dir()
+    if mtls:
+        run.write_mtls_settings()
     run.reset_client()
     run.start_simulator()
     run.build_package()
@@ -38,7 +133,8 @@ def start_flow(sdk, run_dir, kms=False):
 
 @pytest.fixture(scope="module", params=["5", "3"], ids=["sdk5", "sdk3"])
 def flow(request, tmp_path_factory):
-    run = start_flow(request.param, tmp_path_factory.mktemp("sdk" + request.param) / "run", kms=request.param == "5")
+    run = start_flow(request.param, tmp_path_factory.mktemp("sdk" + request.param) / "run", kms=request.param == "5",
+                     mtls=request.param == "5")
     yield run
     run.stop_simulator()
 
@@ -86,6 +182,66 @@ def test_clone_cluster_builds_the_dr_set(flow):
     if flow.kms:
         assert ("kmsuser", "CU") in source["users"] and ("kmsuser", "CU") in clone["users"]
         assert_clone_key_store_connected(flow)
+    if isinstance(flow, MtlsDemoRun):
+        assert_mtls_enforced(flow)
+
+
+def assert_mtls_enforced(run):
+    """Every cluster trusts exactly the client CA, enforces mTLS (and says so in its tag), and refuses a client
+    without a certificate; the host holds each cluster's pair, the key root's alone, named in the CLI config."""
+    with open(os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")) as handle:
+        cli_cfg = handle.read()
+    for cluster in run.clusters():
+        hsm = cluster["hsm_ips"][0]
+        anchors = run.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"]
+        assert [a["certificate"].strip() for a in anchors] == [run.pki.ca.public_bytes(
+            serialization.Encoding.PEM).decode().strip()], anchors
+        admin = next(u for u in run.hsm_call("list_users", hsm=hsm)["users"] if u["name"] == "admin")
+        session = run.hsm_call("login", hsm=hsm, role=admin["role"], username="admin",
+                               password=run.passwords["admin"])["session"]
+        try:
+            assert run.hsm_call("get_mtls_enforcement", hsm=hsm, session=session)["level"] == "client-and-server"
+        finally:
+            run.hsm_call("logout", hsm=hsm, session=session)
+        with pytest.raises(demo.DemoError, match="enforces mutual TLS"):
+            run.hsm_call("list_users", hsm=hsm, client_cert="")
+        tags = cluster_tags(run, cluster)
+        assert tags.get(MTLS_TAG) == "client-and-server", tags
+        key = os.stat(os.path.join(MTLS_DIR, cluster["cluster_id"] + ".key"))
+        assert (key.st_mode & 0o777, key.st_uid) == (0o600, 0)
+        assert '"%s/%s.crt"' % (MTLS_DIR, cluster["cluster_id"]) in cli_cfg
+
+
+def cluster_tags(run, cluster):
+    found = describe(run, cluster["region"]).describe_clusters(Filters={"clusterIds": [cluster["cluster_id"]]})
+    return {t["Key"]: t["Value"] for t in found["Clusters"][0].get("TagList", [])}
+
+
+def host_files():
+    """The client host's CLI configuration and mTLS files, by path: what a failed run must leave as it was."""
+    paths = [os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")]
+    paths += sorted(os.path.join(MTLS_DIR, name) for name in os.listdir(MTLS_DIR))
+    return {path: hashlib.sha256(open(path, "rb").read()).hexdigest() for path in paths}
+
+
+def run_expecting_failure(run, name, log_name):
+    """(return code, changed count, log text) of a playbook run that is expected to fail."""
+    proc, log, log_path = run.start_playbook(name, log_name=log_name)
+    with log:
+        for line in proc.stdout:
+            log.write(line)
+    returncode = proc.wait()
+    with open(log_path) as handle:
+        text = handle.read()
+    changed = sum(int(match.group(3)) for match in map(demo.RECAP.match, text.splitlines()) if match)
+    return returncode, changed, text
+
+
+@pytest.fixture
+def mtls_flow(flow):
+    if not isinstance(flow, MtlsDemoRun):
+        pytest.skip("mutual TLS needs SDK 5 (hsm2m.medium clusters); SDK 3 has no client certificates")
+    return flow
 
 
 def assert_clone_key_store_connected(run):
@@ -148,6 +304,48 @@ def test_clone_cluster_check_mode_on_the_dr_set_changes_nothing(flow):
     assert run.changed == 0, run.changed_tasks
 
 
+def test_a_clone_without_the_sources_mtls_settings_gets_them_from_clone_cluster(mtls_flow):
+    """AWS does not say whether a clone restored from a backup keeps the source's trust anchors and enforcement; the
+    simulator's clones keep them (the build above only verified them). A clone that has neither - the other possible
+    answer - gets them from a clone_cluster run, and nothing else changes."""
+    clone = mtls_flow.clusters()[1]
+    hsm = clone["hsm_ips"][0]
+    admin = next(u for u in mtls_flow.hsm_call("list_users", hsm=hsm)["users"] if u["name"] == "admin")
+    session = mtls_flow.hsm_call("login", hsm=hsm, role=admin["role"], username="admin",
+                                 password=mtls_flow.passwords["admin"])["session"]
+    try:
+        mtls_flow.hsm_call("set_mtls_enforcement", hsm=hsm, session=session, level="none")
+        for anchor in mtls_flow.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"]:
+            mtls_flow.hsm_call("deregister_trust_anchor", hsm=hsm, session=session, reference=anchor["reference"])
+    finally:
+        mtls_flow.hsm_call("logout", hsm=hsm, session=session)
+    assert mtls_flow.hsm_call("list_trust_anchors", hsm=hsm)["trust_anchors"] == []
+    run = mtls_flow.run_playbook("clone_cluster.yml", log_name="clone_cluster-clone-without-mtls", progress=False)
+    assert [task.split(" : ")[-1] for task in run.changed_tasks] == [
+        "Register the trust anchors and set the mTLS enforcement on every cluster of the DR set"], run.changed_tasks
+    assert_mtls_enforced(mtls_flow)
+
+
+def test_without_client_certificates_the_run_stops_at_the_settings_check(mtls_flow):
+    """Clusters that enforce mTLS and settings without cloudhsm_dr_mtls: clone_cluster and sync fail before any
+    change, naming mTLS and the variables to set."""
+    before = (mtls_flow.report(), host_files(), [cluster_tags(mtls_flow, c) for c in mtls_flow.clusters()])
+    mtls_flow.with_certificates = False
+    try:
+        for name in ("clone_cluster.yml", "sync.yml"):
+            returncode, changed, text = run_expecting_failure(mtls_flow, name, log_name=name[:-4] + "-no-mtls")
+            assert returncode != 0 and changed == 0, name
+            failed_task = [line for line in text[:text.index("fatal:")].splitlines() if line.startswith("TASK [")][-1]
+            assert failed_task.startswith("TASK [hsmops.cloudhsm.cloudhsm_dr_settings : Check the DR settings"), name
+            message = text[text.index("fatal:"):]
+            for words in ("Mutual TLS (mTLS) is enforced on", "cloudhsm_dr_mtls is not set", "trust_anchors",
+                          "certificate_src", "private_key", "nothing was changed"):
+                assert words in message, (name, words)
+    finally:
+        mtls_flow.with_certificates = True
+    assert (mtls_flow.report(), host_files(), [cluster_tags(mtls_flow, c) for c in mtls_flow.clusters()]) == before
+
+
 def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
     flow.run_playbook("add_user_and_key.yml", progress=False)
     before = flow.report()
@@ -160,6 +358,29 @@ def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
     for cluster in report["clusters"]:
         assert (DAY2_USER, "CU") in cluster["users"]
         assert DAY2_KEY in [k[0] for k in cluster["keys"]]
+
+
+def test_an_expired_client_certificate_is_refused_and_rotating_it_is_a_sync_run(mtls_flow):
+    """The certificate expired: the clusters refuse the client and sync fails naming mutual TLS, changing nothing on
+    them. A new certificate from the same CA (the rotation): sync places it for every cluster under the same paths
+    (the CLI configuration stays) and completes; nothing else changes."""
+    config_before = open(os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")).read()
+    report_before = mtls_flow.report()
+    mtls_flow.pki.issue(expired=True)
+    returncode, _changed, text = run_expecting_failure(mtls_flow, "sync.yml", log_name="sync-expired-certificate")
+    assert returncode != 0
+    assert "mutual TLS" in text[text.index("fatal:"):]
+    mtls_flow.pki.issue()
+    assert mtls_flow.report() == report_before
+    run = mtls_flow.run_playbook("sync.yml", log_name="sync-rotated-certificate", progress=False)
+    assert run.changed_tasks and all(
+        task.endswith(("Place each cluster's client certificate", "Place each cluster's client private key"))
+        for task in run.changed_tasks), run.changed_tasks
+    for cluster in mtls_flow.clusters():
+        with open(os.path.join(MTLS_DIR, cluster["cluster_id"] + ".crt")) as handle:
+            assert handle.read().strip() == mtls_flow.pki.cert_pem.strip()
+    assert open(os.path.join(demo.CLIENT_ETC, "cloudhsm-cli.cfg")).read() == config_before
+    assert mtls_flow.report()["match"]
 
 
 def test_sync_with_nothing_new_changes_nothing(flow):

@@ -125,7 +125,8 @@ def login_failed_message(username, role, where, detail):
                 "certificate (none configured, not signed by a registered trust anchor, or expired); the credentials "
                 "were not checked. Give this host a client certificate and key for %s signed by one of the cluster's "
                 "trust anchors: role hsmops.cloudhsm.cloudhsm_client with cloudhsm_client_mtls_certificates, and "
-                "for a DR set cloudhsm_sync_config_mtls (docs/security.md, Mutual TLS)."
+                "for a DR set cloudhsm_sync_config_mtls, or cloudhsm_dr_mtls in the DR playbooks (docs/security.md, "
+                "Mutual TLS)."
                 % (username, role, where, detail, where))
     if is_unreachable_error(detail):
         return ("login as %s (%s) on %s failed: %s. No HSM that the client configuration lists for %s answered, so "
