@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: Contributors to the hsmops.cloudhsm collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark 6: the time from nothing to a DR-ready clone against the chain of waits nothing can overlap.
+
+The first ``playbooks/clone_cluster.yml`` run on a fresh simulator (clone_flow.Flow: the demo's settings, SDK 5,
+every clone in two availability zones), with the service's transitions in relative units: cluster create 20, HSM
+create 40, initialize 10, backup 10, copy 15. The critical path is the chain no playbook can overlap: source cluster
+create + first HSM + initialize + activation backup + copy + clone create + clone HSM = 155 units.
+
+Each case runs at two scales (seconds per unit) for 1 and 3 DR regions. Figures per run:
+- *wall*: the whole ansible-playbook run; *to DR-ready*: from the source's CreateCluster to the poll that saw the
+  last clone HSM ACTIVE (the simulator's request log);
+- ratios of both to the critical path at the larger scale;
+- the slope between the scales, (wall at the larger - wall at the smaller) / (critical at the larger - at the
+  smaller): the structural ratio, free of the fixed cost of Ansible and the client tools;
+- the timeline of mutating calls, and per link of the chain the time beyond its transition (what the playbook and
+  the waiters' polling add).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import clone_flow
+from common import BenchError, log
+
+UNITS = {"cluster_create": 20, "hsm_create": 40, "cluster_initialize": 10, "backup_create": 10, "backup_copy": 15}
+CRITICAL_UNITS = (UNITS["cluster_create"] + UNITS["hsm_create"] + UNITS["cluster_initialize"] + UNITS["backup_create"]
+                  + UNITS["backup_copy"] + UNITS["cluster_create"] + UNITS["hsm_create"])
+GOAL_SLOPE = 1.1
+GOAL_RATIO = 1.2
+
+
+def _mutating(requests):
+    return [e for e in requests if e.get("mutating") and e.get("status", 200) < 400]
+
+
+def _first(entries, operation, region=None, after=0.0):
+    for entry in entries:
+        if entry["operation"] == operation and entry["time"] >= after and (region is None or entry["region"] == region):
+            return entry
+    return None
+
+
+def chain_of(run, source_region, clone_regions, unit):
+    """The critical chain's calls for each clone region, when its last HSM turned ACTIVE and when that was seen."""
+    requests = sorted(run.requests, key=lambda e: e["time"])
+    mutating = _mutating(requests)
+    create = _first(mutating, "CreateCluster", source_region)
+    first_hsm = _first(mutating, "CreateHsm", source_region)
+    initialize = _first(mutating, "InitializeCluster", source_region)
+    links = {}
+    for region in clone_regions:
+        clone = _first(mutating, "CreateCluster", region)
+        clone_hsms = [e for e in mutating if e["operation"] == "CreateHsm" and e["region"] == region]
+        if not (create and first_hsm and initialize and clone and clone_hsms):
+            raise BenchError("the request log lacks a step of the chain to %s" % region)
+        active = clone_hsms[-1]["time"] + UNITS["hsm_create"] * unit
+        seen = _first([e for e in requests if e["operation"] == "DescribeClusters" and e["region"] == region],
+                      "DescribeClusters", region, after=active)
+        links[region] = {"clone_create": clone, "clone_hsms": clone_hsms, "active": active,
+                         "seen": seen["time"] if seen else None}
+    return {"create": create, "first_hsm": first_hsm, "initialize": initialize,
+            "copies": [e for e in mutating if e["operation"] == "CopyBackupToRegion"], "regions": links,
+            "mutating": mutating}
+
+
+def one_run(work_dir, regions, unit):
+    name = "critical-%d-%s" % (regions, ("%g" % unit).replace(".", "_"))
+    with clone_flow.Flow(os.path.join(work_dir, name), regions=regions, zones=2) as flow:
+        flow.sim.set_transitions(**{transition: units * unit for transition, units in UNITS.items()})
+        started = time.time()
+        run = flow.playbook("clone_cluster.yml", "clone_cluster-first")
+        source_region = flow.demo.dr_settings()["cloudhsm_dr_source"]["region"]
+    clone_regions = [member["region"] for member in clone_flow.DR_REGIONS[:regions]]
+    chain = chain_of(run, source_region, clone_regions, unit)
+    start_call = chain["create"]["time"]
+    seen = [link["seen"] for link in chain["regions"].values()]
+    to_ready = (max(seen) - start_call) if all(seen) else None
+    critical = CRITICAL_UNITS * unit
+
+    def at(entry_time):
+        return round(entry_time - started, 2)
+
+    # What each link of the chain took beyond its transition (Ansible, the client tools, polling lag).
+    first_copy = chain["copies"][0]["time"] if chain["copies"] else None
+    clone_creates = [link["clone_create"]["time"] for link in chain["regions"].values()]
+    clone_hsms = [link["clone_hsms"][0]["time"] for link in chain["regions"].values()]
+    over = {
+        "source CreateCluster -> first CreateHsm": chain["first_hsm"]["time"] - start_call - UNITS["cluster_create"] * unit,
+        "first CreateHsm -> InitializeCluster": chain["initialize"]["time"] - chain["first_hsm"]["time"]
+        - UNITS["hsm_create"] * unit,
+        "InitializeCluster -> CopyBackupToRegion (initialize, activate, backup)": (
+            first_copy - chain["initialize"]["time"] - (UNITS["cluster_initialize"] + UNITS["backup_create"]) * unit
+            if first_copy else None),
+        "CopyBackupToRegion -> clone CreateCluster (latest region)": (
+            max(clone_creates) - first_copy - UNITS["backup_copy"] * unit if first_copy else None),
+        "clone CreateCluster -> clone CreateHsm (latest region)": max(
+            h - c for h, c in zip(clone_hsms, clone_creates)) - UNITS["cluster_create"] * unit,
+        "clone HSMs ACTIVE -> seen (latest region)": max(
+            link["seen"] - link["active"] for link in chain["regions"].values()) if all(seen) else None,
+    }
+    result = {
+        "regions": regions,
+        "unit_s": unit,
+        "critical_s": round(critical, 2),
+        "wall_s": round(run.seconds, 2),
+        "to_dr_ready_s": round(to_ready, 2) if to_ready is not None else None,
+        "changed": run.changed,
+        "timeline": [{"t": at(e["time"]), "call": "%s.%s" % (e["service"], e["operation"]), "region": e["region"]}
+                     for e in chain["mutating"]],
+        "clone_hsms_created_together": all(
+            len(link["clone_hsms"]) == 2 and link["clone_hsms"][-1]["time"] - link["clone_hsms"][0]["time"] < 2.0
+            for link in chain["regions"].values()),
+        "beyond_transition_s": {k: round(v, 2) if v is not None else None for k, v in over.items()},
+        "dr_ready_at_s": at(max(seen)) if all(seen) else None,
+    }
+    log("critical path: %d region(s), unit %g s: wall %.1f s, to DR-ready %s s, critical %.1f s"
+        % (regions, unit, run.seconds, result["to_dr_ready_s"], critical))
+    return result
+
+
+def run(work_dir, scales, region_counts=(1, 3)):
+    small, large = sorted(scales)
+    runs = {}
+    for regions in region_counts:
+        for unit in (small, large):
+            runs["%d@%g" % (regions, unit)] = one_run(work_dir, regions, unit)
+    summary = {}
+    for regions in region_counts:
+        low, high = runs["%d@%g" % (regions, small)], runs["%d@%g" % (regions, large)]
+        span = high["critical_s"] - low["critical_s"]
+        row = {
+            "wall_over_critical": round(high["wall_s"] / high["critical_s"], 2),
+            "ready_over_critical": round(high["to_dr_ready_s"] / high["critical_s"], 2),
+            "slope_wall": round((high["wall_s"] - low["wall_s"]) / span, 2),
+            "slope_ready": round((high["to_dr_ready_s"] - low["to_dr_ready_s"]) / span, 2),
+            "fixed_wall_s": round(high["wall_s"] - high["critical_s"], 1),
+        }
+        row["met"] = row["slope_wall"] <= GOAL_SLOPE and row["ready_over_critical"] <= GOAL_RATIO
+        summary[str(regions)] = row
+    return {"units": UNITS, "critical_units": CRITICAL_UNITS, "scales_s": [small, large], "summary": summary,
+            "runs": runs, "goal": {"slope": GOAL_SLOPE, "ratio": GOAL_RATIO}}
