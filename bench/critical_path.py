@@ -22,6 +22,7 @@ side, each with its own simulator). Figures per run:
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -70,6 +71,39 @@ def chain_of(run, source_region, clone_regions, unit):
             "mutating": mutating}
 
 
+def polling_lags(requests, chain, source_region, backup_created, unit):
+    """Per wait of the chain that was polled while its transition ran: the first read after the state change minus
+    the change (what the waiter's schedule adds; a wait that began after the change adds none of it)."""
+    reads = [e for e in requests if not e.get("mutating")]
+
+    def lag(start, units, operation, region):
+        changed = start + units * unit
+        during = [e for e in reads if e["operation"] == operation and e["region"] == region
+                  and start < e["time"] < changed]
+        after = _first(reads, operation, region, after=changed)
+        if not during or after is None:
+            return None
+        return round(after["time"] - changed, 2)
+
+    lags = {
+        "source cluster create": lag(chain["create"]["time"], UNITS["cluster_create"], "DescribeClusters",
+                                     source_region),
+        "source first HSM": lag(chain["first_hsm"]["time"], UNITS["hsm_create"], "DescribeClusters", source_region),
+        "initialize": lag(chain["initialize"]["time"], UNITS["cluster_initialize"], "DescribeClusters", source_region),
+        "activation backup": lag(backup_created, UNITS["backup_create"], "DescribeBackups", source_region)
+        if backup_created else None,
+    }
+    first_copy = chain["copies"][0]["time"] if chain["copies"] else None
+    for region, link in chain["regions"].items():
+        lags["copy to %s" % region] = lag(first_copy, UNITS["backup_copy"], "DescribeBackups", region) \
+            if first_copy else None
+        lags["clone create in %s" % region] = lag(link["clone_create"]["time"], UNITS["cluster_create"],
+                                                  "DescribeClusters", region)
+        lags["clone HSMs in %s" % region] = lag(link["clone_hsms"][-1]["time"], UNITS["hsm_create"],
+                                                "DescribeClusters", region)
+    return lags
+
+
 def one_run(work_dir, regions, unit):
     name = "critical-%d-%s" % (regions, ("%g" % unit).replace(".", "_"))
     with clone_flow.Flow(os.path.join(work_dir, name), regions=regions, zones=2) as flow:
@@ -77,8 +111,20 @@ def one_run(work_dir, regions, unit):
         started = time.time()
         run = flow.playbook("clone_cluster.yml", "clone_cluster-first")
         source_region = flow.demo.dr_settings()["cloudhsm_dr_source"]["region"]
+        # The backup the copies were made from (activation's): when it was created.
+        copied = flow.sim.client("cloudhsmv2", clone_flow.DR_REGIONS[0]["region"]).describe_backups()["Backups"]
+        source_ids = [b.get("SourceBackup") for b in copied if b.get("SourceBackup")]
+        backups = flow.sim.client("cloudhsmv2", source_region).describe_backups()["Backups"]
+        created = [b["CreateTimestamp"].timestamp() for b in backups if b["BackupId"] in source_ids]
+        with open(os.path.join(flow.demo.run_dir, "requests.json"), "w") as handle:
+            json.dump(run.requests, handle)
     clone_regions = [member["region"] for member in clone_flow.DR_REGIONS[:regions]]
     chain = chain_of(run, source_region, clone_regions, unit)
+    try:
+        lags = polling_lags(sorted(run.requests, key=lambda e: e["time"]), chain, source_region,
+                            created[0] if created else None, unit)
+    except Exception as error:  # pylint: disable=broad-except
+        lags = {"error": str(error)}
     start_call = chain["create"]["time"]
     seen = [link["seen"] for link in chain["regions"].values()]
     to_ready = (max(seen) - start_call) if all(seen) else None
@@ -119,6 +165,8 @@ def one_run(work_dir, regions, unit):
             for link in chain["regions"].values()),
         "beyond_transition_s": {k: round(v, 2) if v is not None else None for k, v in over.items()},
         "dr_ready_at_s": at(max(seen)) if all(seen) else None,
+        "polling_lag_s": lags,
+        "polling_lag_total_s": round(sum(v for v in lags.values() if isinstance(v, (int, float))), 2),
     }
     log("critical path: %d region(s), unit %g s: wall %.1f s, to DR-ready %s s, critical %.1f s"
         % (regions, unit, run.seconds, result["to_dr_ready_s"], critical))

@@ -323,4 +323,8 @@ def _critical_path(data):
         out.append(_table(["t s", "call", "region"], [[e["t"], e["call"], e["region"]] for e in run["timeline"]]))
         out.append("\nTime beyond each link's transition (playbook, client tools, polling lag):\n")
         out.append(_table(["link", "s"], [[k, v] for k, v in run["beyond_transition_s"].items()]))
+        if run.get("polling_lag_s"):
+            out.append("\nPolling lag per wait of the chain (first read after the state change minus the change; "
+                       "n/a: nothing polled while it ran, the playbook came to it after the change):\n")
+            out.append(_table(["wait", "lag s"], [[k, v] for k, v in run["polling_lag_s"].items()]))
     return out

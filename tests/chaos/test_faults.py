@@ -29,6 +29,8 @@ FULL_BOUNDARIES = [
     "Create the source's first HSM",
     "Install the package file (Debian family)",
     "Configure the CloudHSM CLI with the cluster id",
+    # The first HSM is created without waiting; the client is installed meanwhile.
+    "Wait for the source's first HSM",
     "Create the CA private key (owner only)",
     "Self-sign the CA certificate",
     "Initialize the cluster with the signed certificate and the CA as trust anchor",
