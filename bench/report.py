@@ -131,7 +131,7 @@ def render(document):
         "\nThe machine is shared with other test runs (see the load averages), so absolute times move between runs; "
         "each goal is a ratio of runs made in the same lane of the same run. To fit 30 minutes on 2 cores the run "
         "has four lanes side by side: the waits (benchmark 3, idle while polling), economy and rerun (2 and 5), "
-        "fan-out (4) and key sync (1). Lane times: %s.\n"
+        "fan-out (4) and key sync (1); the critical-path lane (6) runs after them, alone. Lane times: %s.\n"
         % ", ".join("%s %.0f s" % item for item in sorted(results.get("lane_seconds", {}).items())))
     out.append("Repetitions: %d of every case; medians are shown. Exceptions are said where they apply.\n"
                % plan["repetitions"])
