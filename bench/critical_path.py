@@ -48,9 +48,9 @@ def _first(entries, operation, region=None, after=0.0):
     return None
 
 
-def chain_of(run, source_region, clone_regions, unit):
+def chain_of(playbook_run, source_region, clone_regions, unit):
     """The critical chain's calls for each clone region, when its last HSM turned ACTIVE and when that was seen."""
-    requests = sorted(run.requests, key=lambda e: e["time"])
+    requests = sorted(playbook_run.requests, key=lambda e: e["time"])
     mutating = _mutating(requests)
     create = _first(mutating, "CreateCluster", source_region)
     first_hsm = _first(mutating, "CreateHsm", source_region)
@@ -109,7 +109,7 @@ def one_run(work_dir, regions, unit):
     with clone_flow.Flow(os.path.join(work_dir, name), regions=regions, zones=2) as flow:
         flow.sim.set_transitions(**{transition: units * unit for transition, units in UNITS.items()})
         started = time.time()
-        run = flow.playbook("clone_cluster.yml", "clone_cluster-first")
+        first = flow.playbook("clone_cluster.yml", "clone_cluster-first")
         source_region = flow.demo.dr_settings()["cloudhsm_dr_source"]["region"]
         # The backup the copies were made from (activation's): when it was created.
         copied = flow.sim.client("cloudhsmv2", clone_flow.DR_REGIONS[0]["region"]).describe_backups()["Backups"]
@@ -117,11 +117,11 @@ def one_run(work_dir, regions, unit):
         backups = flow.sim.client("cloudhsmv2", source_region).describe_backups()["Backups"]
         created = [b["CreateTimestamp"].timestamp() for b in backups if b["BackupId"] in source_ids]
         with open(os.path.join(flow.demo.run_dir, "requests.json"), "w") as handle:
-            json.dump(run.requests, handle)
+            json.dump(first.requests, handle)
     clone_regions = [member["region"] for member in clone_flow.DR_REGIONS[:regions]]
-    chain = chain_of(run, source_region, clone_regions, unit)
+    chain = chain_of(first, source_region, clone_regions, unit)
     try:
-        lags = polling_lags(sorted(run.requests, key=lambda e: e["time"]), chain, source_region,
+        lags = polling_lags(sorted(first.requests, key=lambda e: e["time"]), chain, source_region,
                             created[0] if created else None, unit)
     except Exception as error:  # pylint: disable=broad-except
         lags = {"error": str(error)}
@@ -155,9 +155,9 @@ def one_run(work_dir, regions, unit):
         "regions": regions,
         "unit_s": unit,
         "critical_s": round(critical, 2),
-        "wall_s": round(run.seconds, 2),
+        "wall_s": round(first.seconds, 2),
         "to_dr_ready_s": round(to_ready, 2) if to_ready is not None else None,
-        "changed": run.changed,
+        "changed": first.changed,
         "timeline": [{"t": at(e["time"]), "call": "%s.%s" % (e["service"], e["operation"]), "region": e["region"]}
                      for e in chain["mutating"]],
         "clone_hsms_created_together": all(
@@ -169,7 +169,7 @@ def one_run(work_dir, regions, unit):
         "polling_lag_total_s": round(sum(v for v in lags.values() if isinstance(v, (int, float))), 2),
     }
     log("critical path: %d region(s), unit %g s: wall %.1f s, to DR-ready %s s, critical %.1f s"
-        % (regions, unit, run.seconds, result["to_dr_ready_s"], critical))
+        % (regions, unit, first.seconds, result["to_dr_ready_s"], critical))
     return result
 
 

@@ -302,7 +302,7 @@ def _critical_path(data):
             units["cluster_create"], units["hsm_create"], units["cluster_initialize"], units["backup_create"],
             units["backup_copy"], data["critical_units"], " and ".join("%g" % x for x in data["scales_s"])))
     rows = []
-    for key, run in sorted(data["runs"].items(), key=lambda item: (item[1]["regions"], item[1]["unit_s"])):
+    for run in sorted(data["runs"].values(), key=lambda item: (item["regions"], item["unit_s"])):
         rows.append([run["regions"], run["unit_s"], run["critical_s"], run["wall_s"], run["to_dr_ready_s"],
                      "%.2fx" % (run["wall_s"] / run["critical_s"]),
                      "%.2fx" % (run["to_dr_ready_s"] / run["critical_s"]) if run["to_dr_ready_s"] else "n/a",
@@ -315,7 +315,7 @@ def _critical_path(data):
                       [[regions, row["slope_wall"], row["slope_ready"], row["ready_over_critical"],
                         row["wall_over_critical"], row["fixed_wall_s"], row["met"]]
                        for regions, row in sorted(data["summary"].items())]))
-    for key, run in sorted(data["runs"].items(), key=lambda item: (item[1]["regions"], -item[1]["unit_s"])):
+    for run in sorted(data["runs"].values(), key=lambda item: (item["regions"], -item["unit_s"])):
         if run["unit_s"] != max(data["scales_s"]):
             continue
         out.append("\nTimeline of mutating calls, %d DR region(s), %g s per unit (seconds from the playbook's start; "
