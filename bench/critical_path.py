@@ -178,16 +178,16 @@ def run(work_dir, scales, region_counts=(1, 3)):
     about the two scales' runs, not four."""
     small, large = sorted(scales)
     runs = {}
+
+    def worker(regions, unit, errors):
+        try:
+            runs["%d@%g" % (regions, unit)] = one_run(work_dir, regions, unit)
+        except Exception as error:  # pylint: disable=broad-except
+            errors[regions] = error
+
     for unit in (small, large):
         errors = {}
-
-        def worker(regions, unit=unit, errors=errors):
-            try:
-                runs["%d@%g" % (regions, unit)] = one_run(work_dir, regions, unit)
-            except Exception as error:  # pylint: disable=broad-except
-                errors[regions] = error
-
-        threads = [threading.Thread(target=worker, args=(regions,)) for regions in region_counts]
+        threads = [threading.Thread(target=worker, args=(regions, unit, errors)) for regions in region_counts]
         for thread in threads:
             thread.start()
         for thread in threads:
