@@ -117,7 +117,8 @@ transcripts: build-tree
 demo: build-tree
 	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
 
-# BENCH_ARGS="--lanes key_sync --sdks 5 --out DIR" measures one figure without the rest (keep DIR out of bench/).
+# BENCH_ARGS="--lanes key_sync --sdks 5 --out DIR" measures one figure without the rest (keep DIR out of bench/);
+# "--lanes critical_path --scales 0.5,2 --out DIR": the time to a DR-ready clone at two time scales.
 BENCH_ARGS ?= --out $(CURDIR)/bench
 bench: build-tree
 	cd $(CDIR) && $(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -43,9 +43,10 @@ DR_REGIONS = (
 class Flow(object):
     """One DR set against one fresh simulator: the demo's set-up, then timed playbooks and their request logs."""
 
-    def __init__(self, run_dir, regions=1, sdk=5):
+    def __init__(self, run_dir, regions=1, sdk=5, zones=1):
         self.demo = demo.DemoRun(sdk, run_dir, out=open(os.devnull, "w"))
         self.regions = regions
+        self.zones = zones
         self.sim = None
 
     def __enter__(self):
@@ -63,6 +64,7 @@ class Flow(object):
         clones = []
         for member in DR_REGIONS[:self.regions]:
             clone = dict(member)
+            clone["availability_zones"] = [member["region"] + suffix for suffix in "abc"[:self.zones]]
             clone["subnet_ids"] = "{{ dr_subnet_ids['%s'] | default([]) }}" % member["region"]
             clones.append(clone)
         settings["cloudhsm_dr_clones"] = clones

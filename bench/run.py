@@ -9,7 +9,8 @@
 Runs from the collection's build-tree copy (ANSIBLE_COLLECTIONS_PATH must find hsmops.cloudhsm and amazon.aws).
 Four lanes run side by side so the whole run fits in 30 minutes on 2 cores: the waits (idle most of the time),
 the economy and rerun benchmarks, the fan-out benchmark and the key sync benchmark. RESULTS.md says so next to the
-figures; every ratio compares runs of the same lane.
+figures; every ratio compares runs of the same lane. The critical-path lane runs after them, alone (its figures are
+times against the transitions' own).
 """
 
 from __future__ import annotations
@@ -27,17 +28,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import clone_flow  # noqa: E402  pylint: disable=wrong-import-position
 import common  # noqa: E402  pylint: disable=wrong-import-position
+import critical_path  # noqa: E402  pylint: disable=wrong-import-position
 import key_sync  # noqa: E402  pylint: disable=wrong-import-position
 import report  # noqa: E402  pylint: disable=wrong-import-position
 import waits  # noqa: E402  pylint: disable=wrong-import-position
 
 FULL = {"sizes": [100, 1000, 10000], "loop_sizes": [50], "repetitions": 3, "wait_lengths": [30, 120, 600],
-        "fanout_transition_s": 3, "sdks": ["5", "3"]}
+        "fanout_transition_s": 3, "sdks": ["5", "3"], "critical_scales": [0.5, 2.0]}
 QUICK = {"sizes": [20, 200], "loop_sizes": [10], "repetitions": 3, "wait_lengths": [5, 20],
-         "fanout_transition_s": 1, "sdks": ["5", "3"]}
+         "fanout_transition_s": 1, "sdks": ["5", "3"], "critical_scales": [0.05, 0.15]}
 
 
-LANES = ("waits", "economy", "fanout", "key_sync")
+LANES = ("waits", "economy", "fanout", "key_sync", "critical_path")
 
 
 def lane(name, results, function, *args):
@@ -77,6 +79,10 @@ def fanout_lane(work_dir, plan):
     return clone_flow.fanout(work_dir, plan["repetitions"], plan["fanout_transition_s"])
 
 
+def critical_path_lane(work_dir, plan):
+    return critical_path.run(work_dir, plan["critical_scales"])
+
+
 def write_outputs(document, out_dir):
     """results.json first (so a rendering error loses nothing), then the goals and RESULTS.md."""
     json_path = os.path.join(out_dir, "results.json")
@@ -102,6 +108,9 @@ def main(argv=None):
                         help="comma-separated lanes to run (default: all of %s); a partial run for one figure" % (
                             ", ".join(LANES)))
     parser.add_argument("--sdks", default=None, help="comma-separated client SDKs for the key sync lane (default 5,3)")
+    parser.add_argument("--scales", default=None,
+                        help="two comma-separated seconds per unit for the critical-path lane (default %s)" % (
+                            ",".join("%g" % x for x in FULL["critical_scales"])))
     args = parser.parse_args(argv)
     lanes_wanted = [name.strip() for name in args.lanes.split(",") if name.strip()]
     unknown = sorted(set(lanes_wanted) - set(LANES))
@@ -114,6 +123,10 @@ def main(argv=None):
     plan = dict(QUICK if args.quick else FULL)
     if args.sdks:
         plan["sdks"] = [sdk.strip() for sdk in args.sdks.split(",") if sdk.strip()]
+    if args.scales:
+        plan["critical_scales"] = sorted(float(x) for x in args.scales.split(",") if x.strip())
+        if len(plan["critical_scales"]) != 2:
+            parser.error("--scales takes two values (seconds per unit), e.g. 0.1,0.3")
     plan["lanes"] = lanes_wanted
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="hsmops-bench-")
     os.makedirs(work_dir, exist_ok=True)
@@ -135,8 +148,12 @@ def main(argv=None):
         lane("key_sync", results, key_sync_lane, work_dir, plan)
     for thread in threads:
         thread.join()
+    # Last and alone: its figures are times, which the other lanes' load would stretch.
+    if "critical_path" in lanes_wanted:
+        lane("critical_path", results, critical_path_lane, work_dir, plan)
     machine["load_average_at_end"] = list(os.getloadavg())
     options = (["--quick"] if args.quick else []) + (["--sdks", args.sdks] if args.sdks else []) + (
+        ["--scales", args.scales] if args.scales else []) + (
         ["--lanes", ",".join(lanes_wanted)] if lanes_wanted != list(LANES) else [])
     document = {
         "command": "make bench" + ("  (bench/run.py %s)" % " ".join(options) if options else ""),

@@ -24,7 +24,7 @@ from common import ANSIBLE, Simulator, log, make_subnet, median
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2")
 # The waiter's schedule (plugins/module_utils/cloudhsm.py StateWaiter defaults).
-FIRST_DELAY, FACTOR, CAP = 2.0, 1.5, 15.0
+FIRST_DELAY, FACTOR, CAP = 1.0, 1.15, 15.0
 
 
 def expected_polls(seconds):

@@ -428,11 +428,15 @@ class StateWaiter:
 
     The first poll comes after first_delay seconds, each later delay is factor times longer, capped at max_delay,
     and no sleep passes the deadline. A resource in a failed state ends the wait at once.
+
+    With the defaults, a state change is seen less than first_delay + 15% of the time waited so far after it
+    happens (and never more than max_delay after), so a chain of waits adds little to the transitions themselves.
+    A 10-minute HSM creation costs 54 describes (20 in the first 100 seconds, then one per max_delay).
     """
 
     GONE = "GONE"  # the state of a resource that no longer exists
 
-    def __init__(self, timeout, first_delay=2.0, max_delay=15.0, factor=1.5):
+    def __init__(self, timeout, first_delay=1.0, max_delay=15.0, factor=1.15):
         self.timeout = timeout
         self.first_delay = first_delay
         self.max_delay = max_delay

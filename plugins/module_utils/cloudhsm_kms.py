@@ -156,7 +156,7 @@ def wait_for_state(client, store_id, wanted, timeout, initial=None):
     A connect ends in CONNECTED or FAILED; ask for both and look at the result (FAILED is terminal: only a
     disconnect leaves it).
     """
-    return StateWaiter(timeout, first_delay=2.0, max_delay=30.0).wait(
+    return StateWaiter(timeout, first_delay=2.0, max_delay=30.0, factor=1.5).wait(
         lambda: get_store(client, store_id=store_id),
         connection_state,
         "custom key store %s" % store_id,

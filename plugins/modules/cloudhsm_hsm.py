@@ -23,6 +23,8 @@ description:
   - A cluster created from a backup is V(ACTIVE) before it has any HSM, so all its HSMs are created at once (one
     CreateHsm call per HSM, then one wait for all). Should such a cluster report V(UNINITIALIZED) instead, its first
     HSM is created, and the rest in the same run once that HSM and the cluster are V(ACTIVE) (with O(wait=true)).
+  - With O(wait=true), HSMs the cluster already holds that are still being created (by an earlier task with
+    O(wait=false), or a run that was stopped) are waited for as well, so the task returns with every HSM V(ACTIVE).
   - Removes HSMs by O(hsm_id), O(eni_id) or O(eni_ip) with O(state=absent), or by shrinking
     O(availability_zones) or O(count).
 author:
@@ -338,6 +340,8 @@ class HsmTask:
             additions.extend([zone] * max(0, wanted[zone] - len(by_zone.get(zone, []))))
 
         kept = [hsm for hsm in hsms if hsm not in removals]
+        # With wait, HSMs still being created (by an earlier task, or a run that was stopped) are waited for too.
+        pending = [hsm["HsmId"] for hsm in kept if hsm.get("State") == "CREATE_IN_PROGRESS"]
         degraded = [hsm for hsm in kept if hsm.get("State") == "DEGRADED"]
         if degraded:
             self.fail(
@@ -351,12 +355,12 @@ class HsmTask:
         cluster = self.wait_hsms([hsm["HsmId"] for hsm in removals], True, cluster)
 
         if not additions:
-            return cluster
+            return self.wait_hsms(pending, False, cluster)
         if cluster.get("State") != "ACTIVE":
             total_wanted = len(kept) + len(additions)
             if kept:
                 self.refuse_more(cluster, total_wanted, "it has one")
-                return cluster
+                return self.wait_hsms(pending, False, cluster)
             new_id = self.create(additions[0])
             cluster = self.wait_hsms([new_id] if new_id else [], False, cluster)
             if total_wanted == 1:
@@ -369,7 +373,7 @@ class HsmTask:
                 return cluster
             additions = additions[1:]
         new_ids = [self.create(zone) for zone in additions]
-        return self.wait_hsms([hsm_id for hsm_id in new_ids if hsm_id], False, cluster)
+        return self.wait_hsms(pending + [hsm_id for hsm_id in new_ids if hsm_id], False, cluster)
 
     def refuse_more(self, cluster, total_wanted, note):
         msg = (

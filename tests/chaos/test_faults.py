@@ -20,7 +20,8 @@ import yaml
 from chaos_helpers import PLAYBOOKS, ROOT, ChaosRun, converged
 
 API_FAULTS = {"throttle_rate": 0.3, "error_rate": 0.05, "seed": 9}
-# Killed here while the session's DR set is built (the fast subset's interruption point).
+# Killed here while the session's DR set is built (the fast subset's interruption point): a DR region's copy has
+# just ended (its banner comes with its first result), the source's growth and the clone chains are under way.
 FAST_BOUNDARY = "Copy the source's newest backup to the DR regions that have no clone yet"
 # Every task of clone_cluster that changes something, in run order (the full matrix kills before each in turn).
 FULL_BOUNDARIES = [
@@ -28,6 +29,8 @@ FULL_BOUNDARIES = [
     "Create the source's first HSM",
     "Install the package file (Debian family)",
     "Configure the CloudHSM CLI with the cluster id",
+    # The first HSM is created without waiting; the client is installed meanwhile.
+    "Wait for the source's first HSM",
     "Create the CA private key (owner only)",
     "Self-sign the CA certificate",
     "Initialize the cluster with the signed certificate and the CA as trust anchor",
@@ -35,12 +38,14 @@ FULL_BOUNDARIES = [
     "Activate the cluster by setting the first admin's password",
     "Create the first users",
     "Create the keys the source must hold before it is cloned",
+    # The source grows in a background job while each DR region runs its chain as a host of its own (free
+    # strategy: a chain task's banner comes with its first result, so the kill lands while other regions still run).
     "Add the rest of the source's HSMs",
-    "Create the clones from the copies (or adopt the existing ones)",
-    # The clones and their HSMs are made by background jobs: killed while they run, the rerun adopts what they made.
-    "Wait for the clones",
+    "Name a host for each DR region's chain",
+    "Copy the source's newest backup to the DR regions that have no clone yet",
+    "Create the clones from the copies (or adopt the proven ones)",
     "Create the clones' HSMs",
-    "Wait for the clones' HSMs",
+    "Wait for the rest of the source's HSMs",
     "Let the client hosts reach the HSMs of every cluster of the DR set",
     "Add each missing cluster with configure-cli add-cluster",
     "Copy the source's users to the clones",

@@ -45,15 +45,22 @@ def by_state(resource):
     return resource["State"]
 
 
-def test_waiter_backs_off_from_two_seconds_and_caps(clock):
-    fetch = states(*(["CREATE_IN_PROGRESS"] * 8 + ["ACTIVE"]))
-    result = StateWaiter(600).wait(fetch, by_state, "HSM hsm-x", ("ACTIVE",))
+def test_waiter_backs_off_from_one_second_and_caps(clock):
+    fetch = states(*(["CREATE_IN_PROGRESS"] * 30 + ["ACTIVE"]))
+    result = StateWaiter(1800).wait(fetch, by_state, "HSM hsm-x", ("ACTIVE",))
     assert result["State"] == "ACTIVE"
-    assert clock[0] == 2.0
-    assert clock[1] == 3.0
+    assert clock[0] == 1.0
+    assert clock[1] == pytest.approx(1.15)
     assert all(later >= earlier for earlier, later in zip(clock, clock[1:]))
     assert max(clock) == 15.0
-    assert len(clock) == 9
+    assert len(clock) == 31
+
+
+def test_waiter_sees_a_change_within_a_second_and_fifteen_percent_of_the_wait(clock):
+    """A change just after a poll is seen at the next one: at most 1 s + 15% of the time waited so far later."""
+    StateWaiter(1800).wait(states(*(["CREATE_IN_PROGRESS"] * 40 + ["ACTIVE"])), by_state, "HSM hsm-x", ("ACTIVE",))
+    polls = [sum(clock[:index + 1]) for index in range(len(clock))]
+    assert all(later - earlier <= min(1.0 + 0.15 * earlier, 15.0) + 1e-9 for earlier, later in zip(polls, polls[1:]))
 
 
 def test_waiter_returns_without_sleeping_when_initial_is_there(clock):

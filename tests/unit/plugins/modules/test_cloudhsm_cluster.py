@@ -38,7 +38,7 @@ def test_create_waits_for_uninitialized_and_rerun_is_no_change(aws, capsys, api_
     assert cluster["mode"] == "FIPS"
     assert cluster["tags"] == {"Name": "primary", "Team": "sec"}
     assert cluster["backup_retention_policy"] == {"type": "DAYS", "value": "30"}
-    assert fast_waits and fast_waits[0] == 2.0  # the first poll comes after a couple of seconds
+    assert fast_waits and fast_waits[0] == 1.0  # the first poll comes after a second
     del api_calls[:]
     second = run(args, capsys)
     assert second["changed"] is False

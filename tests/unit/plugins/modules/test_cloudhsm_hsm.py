@@ -231,3 +231,24 @@ def test_without_wait_the_new_hsm_is_returned_in_progress(aws, capsys, api_calls
     assert result["changed"] is True
     assert [hsm["state"] for hsm in result["hsms"]] == ["CREATE_IN_PROGRESS"]
     assert [name for _r, name in api_calls] == ["DescribeClusters", "CreateHsm"]
+
+
+def test_with_wait_an_hsm_already_being_created_is_waited_for(aws, capsys, api_calls, fast_waits, monkeypatch):
+    """An HSM created without waiting (or by a stopped run) is waited for by the next task, not created again."""
+    from cloudhsm_sim.controlplane import state  # pylint: disable=import-outside-toplevel
+
+    _vpc, subnets = make_subnets()
+    cluster_id = create_cluster(subnets, name="primary")["ClusterId"]
+    zone = zones_of(cluster_id)[0]
+    aws.transitions.set_seconds({"hsm_create": 30})
+    started = run({"cluster_id": cluster_id, "availability_zones": [zone], "wait": False}, capsys)
+    assert [hsm["state"] for hsm in started["hsms"]] == ["CREATE_IN_PROGRESS"]
+    # The service's clock runs with the waiter's (fake) sleeps.
+    begin = state.now()
+    monkeypatch.setattr(state, "now", lambda: begin + sum(fast_waits))
+    del api_calls[:]
+    result = run({"cluster_id": cluster_id, "availability_zones": [zone], "wait_timeout": 120}, capsys)
+    assert result["changed"] is False
+    assert [hsm["state"] for hsm in result["hsms"]] == ["ACTIVE"]
+    assert 30 <= sum(fast_waits) < 30 * 1.15 + 1
+    assert set(name for _r, name in api_calls) == {"DescribeClusters"}
