@@ -281,7 +281,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import GONE_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_CHANGING_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_MIGRATION
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_ROLLBACK
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import INITIALIZED_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import MAX_HSMS_FOR_MIGRATION
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ROLLBACK_WINDOW_SECONDS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import SECONDS_PER_HSM_MIGRATION
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import StateWaiter
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
@@ -289,11 +295,15 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cl
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import hsm_type_progress
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import iso_time
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import load_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import now_utc
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import retention_days
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import rollback_deadline
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
@@ -301,13 +311,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wa
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
 
 DEFAULT_HSM_TYPE = "hsm2m.medium"
-# In-place HSM type changes AWS makes (user guide, migrating from hsm1.medium to hsm2m.medium): the migration, with
-# at most 27 HSMs, each taking about 30 minutes, and the rollback within 24 hours of its start.
-MIGRATION = ("hsm1.medium", "hsm2m.medium")
-ROLLBACK = ("hsm2m.medium", "hsm1.medium")
-MAX_HSMS_FOR_MIGRATION = 27
-SECONDS_PER_HSM_MIGRATION = 1800
-ROLLBACK_WINDOW_SECONDS = 24 * 3600
+MIGRATION = HSM_TYPE_MIGRATION
+ROLLBACK = HSM_TYPE_ROLLBACK
 HSM_TYPE_PATTERN = re.compile(r"^(p|)hsm[0-9][a-z.]*\.[a-zA-Z]+$")
 # States a cluster settles in after creation: UNINITIALIZED for a new cluster, ACTIVE for one from a backup (or
 # UNINITIALIZED until its first HSM, should a cluster from a backup report that).
@@ -668,29 +673,6 @@ class ClusterTask:
         return {}
 
 
-def now_utc():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def iso_time(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def rollback_deadline(cluster):
-    """HsmTypeRollbackExpiration as an aware datetime, or None."""
-    value = (cluster or {}).get("HsmTypeRollbackExpiration")
-    if value is None:
-        return None
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if isinstance(value, (int, float)):
-        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
-    try:
-        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def predicted_hsm_type_change(cluster, hsm_type):
     """What ModifyCluster(HsmType) answers, for check mode: the in-progress state and the rollback deadline."""
     if hsm_type == ROLLBACK[1]:
@@ -705,22 +687,23 @@ def hsm_type_change_view(before, after, wanted):
     """The HSM type change a run asked for or found under way: direction, progress HSM by HSM, rollback deadline."""
     if not after:
         return None
-    in_progress = after.get("State") in ("MODIFY_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+    in_progress = after.get("State") in HSM_TYPE_CHANGING_STATES
     if not in_progress and not (wanted and before and before.get("HsmType") != wanted):
         return None
     target = after.get("HsmType")
     rollback = target == ROLLBACK[1]
-    hsms = [hsm for hsm in after.get("Hsms") or [] if hsm.get("State") != "DELETED"]
-    done = len([hsm for hsm in hsms if hsm.get("HsmType", target) == target]) if in_progress else len(hsms)
+    total, done = hsm_type_progress(after)
+    if not in_progress:
+        done = total
     deadline = rollback_deadline(after)
     return {
         "from_type": ROLLBACK[0] if rollback else MIGRATION[0],
         "to_type": target,
         "rollback": rollback,
         "state": after.get("State"),
-        "hsms_total": len(hsms),
+        "hsms_total": total,
         "hsms_done": done,
-        "expected_seconds_left": SECONDS_PER_HSM_MIGRATION * (len(hsms) - done),
+        "expected_seconds_left": SECONDS_PER_HSM_MIGRATION * (total - done),
         "rollback_expiration": iso_time(deadline) if deadline and not rollback else None,
     }
 
