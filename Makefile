@@ -13,6 +13,7 @@ CDIR := $(COLLECTIONS)/ansible_collections/hsmops/cloudhsm
 ANSIBLE_PACKAGE := ansible==12.3.0
 SDK ?= 5
 KMS ?= 0
+MIGRATE ?= 0
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -29,7 +30,8 @@ WITH_SIM := $(BIN)/python scripts/with_simulator.py
 
 help:
 	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3,"
-	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region)"
+	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region,"
+	@echo "                MIGRATE=1 for an SDK 3 / hsm1.medium DR set moved to SDK 5 / hsm2m.medium)"
 	@echo "make test       every check: lint sanity units pytests e2e chaos-fast integration molecule artifact"
 	@echo "make quick      the inner loop (a few minutes): lint, unit tests, the simulator's transcript tests"
 	@echo "make bench      benchmarks (not part of test), results in bench/RESULTS.md"
@@ -105,7 +107,7 @@ transcripts: build-tree
 		tests/simulator/test_transcripts_sdk5.py
 
 demo: build-tree
-	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
+	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS) --migrate $(MIGRATE)
 
 # BENCH_ARGS="--lanes key_sync --sdks 5 --out DIR" measures one figure without the rest (keep DIR out of bench/).
 BENCH_ARGS ?= --out $(CURDIR)/bench
