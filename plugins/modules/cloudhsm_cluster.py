@@ -51,7 +51,7 @@ options:
         refuse and it can see (state, direction, HSM count); AWS itself judges the client versions.
       - Setting V(hsm1.medium) on a migrated cluster rolls it back while its C(HsmTypeRollbackExpiration) (24 hours
         after the migration started) has not passed; after that the module refuses and names the deadline.
-      - A rerun during the change makes no second ModifyCluster call: the cluster already reports the new type.
+      - A rerun during the change makes no second ModifyCluster call, since the cluster already reports the new type.
         With O(wait=true) it waits for V(ACTIVE) (give O(wait_timeout) about 1800 seconds per HSM); with
         O(wait=false) it returns at once, and C(hsm_type_change) shows the progress HSM by HSM.
     type: str

@@ -49,8 +49,8 @@ options:
     default: false
   refuse_limited_write:
     description:
-      - Fail when a member's HSM type is changing (V(MODIFY_IN_PROGRESS) or V(ROLLBACK_IN_PROGRESS)): its HSMs are
-        then in limited-write mode and refuse user changes, token key creation or deletion, quorum operations, key
+      - Fail when a member's HSM type is changing (V(MODIFY_IN_PROGRESS) or V(ROLLBACK_IN_PROGRESS)), since its HSMs
+        are then in limited-write mode and refuse user changes, token key creation or deletion, quorum operations, key
         attribute changes and mTLS registration. The message names the cluster, why, and about when it will be
         V(ACTIVE) again (AWS gives no end time; the estimate is 30 minutes for every HSM still to migrate).
       - Playbooks that change users, keys or HSMs set this, so that they stop before their first change rather

@@ -16,7 +16,7 @@ description:
   - Logs in once (as an admin) and reads, for each target cluster, its users (name and role) and its token keys
     (reference, label, id, class, type, owner, shared users, key check value), in one client session.
   - An inventory taken before a change (an HSM type migration, a client SDK change) and one taken after can be
-    compared with C(==): both lists are sorted, and nothing in them depends on the session or the SDK's output
+    compared with C(==), since both lists are sorted and nothing in them depends on the session or the SDK's output
     order.
   - Never changes anything.
 author:
