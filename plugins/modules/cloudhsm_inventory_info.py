@@ -104,10 +104,12 @@ def inventory(name, view):
         })
     keys.sort(key=lambda k: str(k["key_reference"]))
     # Key references may differ between clusters: what two clones must both hold is compared without them.
-    contents = sorted("user %s (%s)" % (u["name"], u["role"]) for u in users) + sorted(
-        "key %s %s %s owner %s shared %s kcv %s" % (k["label"], k["class"], k["key_type"], k["owner"],
-                                                   ",".join(k["shared_users"]) or "-", k["check_value"])
-        for k in keys)
+    key_lines = [
+        "key %s %s %s owner %s shared %s kcv %s"
+        % (k["label"], k["class"], k["key_type"], k["owner"], ",".join(k["shared_users"]) or "-", k["check_value"])
+        for k in keys
+    ]
+    contents = sorted("user %s (%s)" % (u["name"], u["role"]) for u in users) + sorted(key_lines)
     return {"cluster": name, "users": users, "keys": keys, "contents": contents}
 
 
