@@ -170,7 +170,7 @@ def test_sync_with_nothing_new_changes_nothing(flow):
         reconnect_clone_key_stores(flow)
 
 
-def test_migrate_moves_the_sdk3_dr_set_to_sdk5_and_hsm2m(flow):
+def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):
     """Last on the SDK 3 DR set: playbooks/migrate.yml. The clients move to SDK 5 and the clusters stay (SDK 3 was
     seen this week); a week later the clones, then the source, become hsm2m.medium with exactly the users and keys
     they held; a rerun changes nothing; sync works with SDK 5. Afterwards the flow runs with SDK 5."""
