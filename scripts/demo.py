@@ -1,6 +1,6 @@
 """``make demo``: the cross-region clone of a CloudHSM cluster, then a day-2 sync, against the local simulator.
 
-    python scripts/demo.py [--sdk 5|3] [--kms 0|1] [--run-dir DIR]
+    python scripts/demo.py [--sdk 5|3] [--kms 0|1] [--migrate 0|1] [--run-dir DIR]
 
 Run from the collection root (the build-tree copy, where ANSIBLE_COLLECTIONS_PATH finds the collection and its
 dependencies). Steps: start ``cloudhsm-sim serve`` on 127.0.0.1, build the simulated client package, make a VPC and
@@ -8,8 +8,11 @@ subnets in each region, run ``playbooks/clone_cluster.yml``, add a user and a ke
 ``playbooks/sync.yml``, then read users and keys straight from the simulated HSMs of every cluster and show that
 they match. With ``--kms 1`` (``make demo KMS=1``) the DR set also gets ``kmsuser`` and a KMS custom key store on
 the clone (``playbooks/examples/simulator/kms.yml``), and after the sync a key store on the source gets a KMS key;
-the source cluster is then lost and ``playbooks/restore_in_region.yml`` brings the key back. The simulator is
-stopped at the end, whatever happens.
+the source cluster is then lost and ``playbooks/restore_in_region.yml`` brings the key back. With ``--migrate 1``
+(``make demo MIGRATE=1``) the DR set is built with SDK 3 and hsm1.medium, then ``playbooks/migrate.yml`` moves the
+clients to SDK 5 (AWS refuses the clusters that week), and after a simulated week the clones and the source to
+hsm2m.medium, showing what every cluster holds before and after. The simulator is stopped at the end, whatever
+happens.
 
 ``DemoRun`` is also what ``tests/e2e`` drives, so the test runs the same flow as the demo.
 """
