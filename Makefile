@@ -15,6 +15,7 @@ SDK ?= 5
 KMS ?= 0
 # Debian's rpm package (rpmbuild, rpm) for the test of the client role's RPM install path; pinned to bookworm's.
 RPM_DEB_VERSION := 4.18.0+dfsg-1+deb12u1
+MIGRATE ?= 0
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -31,7 +32,8 @@ WITH_SIM := $(BIN)/python scripts/with_simulator.py
 
 help:
 	@echo "make demo       clone a CloudHSM cluster across regions against the local simulator (SDK=3 for SDK 3,"
-	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region)"
+	@echo "                KMS=1 for KMS custom key stores on the clone and a restore in the source's Region,"
+	@echo "                MIGRATE=1 for an SDK 3 / hsm1.medium DR set moved to SDK 5 / hsm2m.medium)"
 	@echo "make test       every check: lint sanity units pytests e2e chaos-fast integration molecule artifact"
 	@echo "make quick      the inner loop (a few minutes): lint, unit tests, the simulator's transcript tests"
 	@echo "make bench      benchmarks (not part of test), results in bench/RESULTS.md"
@@ -115,7 +117,7 @@ transcripts: build-tree
 		tests/simulator/test_transcripts_sdk5.py
 
 demo: build-tree
-	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS)
+	cd $(CDIR) && $(BIN)/python scripts/demo.py --sdk $(SDK) --kms $(KMS) --migrate $(MIGRATE)
 
 # BENCH_ARGS="--lanes key_sync --sdks 5 --out DIR" measures one figure without the rest (keep DIR out of bench/);
 # "--lanes critical_path --scales 0.5,2 --out DIR": the time to a DR-ready clone at two time scales.

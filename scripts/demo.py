@@ -1,6 +1,6 @@
 """``make demo``: the cross-region clone of a CloudHSM cluster, then a day-2 sync, against the local simulator.
 
-    python scripts/demo.py [--sdk 5|3] [--kms 0|1] [--run-dir DIR]
+    python scripts/demo.py [--sdk 5|3] [--kms 0|1] [--migrate 0|1] [--run-dir DIR]
 
 Run from the collection root (the build-tree copy, where ANSIBLE_COLLECTIONS_PATH finds the collection and its
 dependencies). Steps: start ``cloudhsm-sim serve`` on 127.0.0.1, build the simulated client package, make a VPC and
@@ -8,8 +8,11 @@ subnets in each region, run ``playbooks/clone_cluster.yml``, add a user and a ke
 ``playbooks/sync.yml``, then read users and keys straight from the simulated HSMs of every cluster and show that
 they match. With ``--kms 1`` (``make demo KMS=1``) the DR set also gets ``kmsuser`` and a KMS custom key store on
 the clone (``playbooks/examples/simulator/kms.yml``), and after the sync a key store on the source gets a KMS key;
-the source cluster is then lost and ``playbooks/restore_in_region.yml`` brings the key back. The simulator is
-stopped at the end, whatever happens.
+the source cluster is then lost and ``playbooks/restore_in_region.yml`` brings the key back. With ``--migrate 1``
+(``make demo MIGRATE=1``) the DR set is built with SDK 3 and hsm1.medium, then ``playbooks/migrate.yml`` moves the
+clients to SDK 5 (AWS refuses the clusters that week), and after a simulated week the clones and the source to
+hsm2m.medium, showing what every cluster holds before and after. The simulator is stopped at the end, whatever
+happens.
 
 ``DemoRun`` is also what ``tests/e2e`` drives, so the test runs the same flow as the demo.
 """
@@ -85,6 +88,7 @@ class DemoRun:
         self.network_file = os.path.join(self.run_dir, "network.yml")
         self.secrets_file = os.path.join(self.run_dir, "secrets.yml")
         self.passwords = {}
+        self.sdk5_package = None
 
     @property
     def settings_files(self):
@@ -353,6 +357,76 @@ class DemoRun:
         except ClientError as error:
             return None, error.response["Error"]["Code"]
 
+    # -- HSM type migration (playbooks/migrate.yml) ----------------------------------------------------------
+    def sim_admin(self, method, path, payload=None):
+        request = urllib.request.Request(self.env["CLOUDHSM_SIM_ENDPOINT"].rstrip("/") + path,
+                                         data=json.dumps(payload or {}).encode(),
+                                         headers={"Content-Type": "application/json"}, method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def prepare_migration(self, seconds_per_hsm=1.0):
+        """The vars file migrate.yml gets here: the SDK 5 client package (built now) and a one-second poll. The
+        simulator's HSM-type migration takes seconds_per_hsm per HSM (AWS: about 30 minutes)."""
+        sdk, package = self.sdk, self.package_file
+        self.sdk = 5
+        try:
+            self.sdk5_package = self.build_package()
+        finally:
+            self.sdk, self.package_file = sdk, package
+        path = os.path.join(self.run_dir, "migrate.yml")
+        with open(path, "w") as handle:
+            handle.write("---\n")
+            yaml.safe_dump({"cloudhsm_dr_migrate_client_package_file": self.sdk5_package,
+                            "cloudhsm_dr_migrate_poll_seconds": 1}, handle, default_flow_style=False)
+        self.sim_admin("POST", "/_sim/transitions", {"cluster_modify": seconds_per_hsm})
+        return path
+
+    def let_a_week_pass(self):
+        """The rehearsal's stand-in for AWS's rule that clients used only SDK 5.9+ for 7 days: every cluster of the
+        DR set forgets the SDK 3 clients it saw (their connections become 8 days old)."""
+        for cluster in self.clusters():
+            self.sim_admin("POST", "/_sim/clusters/%s/time-passes" % cluster["cluster_id"], {"seconds": 8 * 86400})
+
+    def hsm_types(self):
+        """{cluster id: (state, HSM type)} of the DR set, from the CloudHSM API."""
+        types = {}
+        for cluster in self.clusters():
+            found = self.aws("cloudhsmv2", cluster["region"]).describe_clusters(
+                Filters={"clusterIds": [cluster["cluster_id"]]})["Clusters"][0]
+            types[cluster["cluster_id"]] = (found["State"], found["HsmType"])
+        return types
+
+    def use_sdk5(self):
+        """After the migration: later playbooks run with Client SDK 5 and its package."""
+        self.sdk, self.package_file = 5, self.sdk5_package
+
+    def migrate_demo(self, first_step, total):
+        """Steps first_step.. of `make demo MIGRATE=1`; True when every cluster is hsm2m.medium with what it held."""
+        before = self.report()
+        self.step(first_step, total, "running playbooks/migrate.yml: clients to SDK 5 (the clusters must wait 7 days)")
+        migrate_vars = self.prepare_migration()
+        try:
+            self.run_playbook("migrate.yml", log_name="migrate-clients", progress=False, extra_files=[migrate_vars])
+            self.say("      unexpected: the clusters migrated with SDK 3 clients seen this week")
+            return False
+        except DemoError as error:
+            refusal = [line.strip() for line in str(error).splitlines() if "Client SDK" in line]
+            self.say("      clients on SDK 5; AWS refuses the clusters for now: %s" % (refusal[0][:240] if refusal else error))
+        self.step(first_step + 1, total, "a week later: running playbooks/migrate.yml again (clones first, then the source)")
+        self.let_a_week_pass()
+        run = self.run_playbook("migrate.yml", progress=False, extra_files=[migrate_vars])
+        self.say("      done in %.0f s, %d changes" % (run.seconds, run.changed))
+        for cluster_id, (state, hsm_type) in sorted(self.hsm_types().items()):
+            self.say("      %s %s %s" % (cluster_id, state, hsm_type))
+        self.use_sdk5()
+        self.step(first_step + 2, total, "what every cluster holds after the migration")
+        after = self.report()
+        self.print_report(after)
+        same = [(r["users"], r["keys"]) for r in after["clusters"]] == [(r["users"], r["keys"]) for r in before["clusters"]]
+        self.say("      users and keys exactly as before the migration: %s" % ("yes" if same else "NO"))
+        return same and all(t == ("ACTIVE", "hsm2m.medium") for t in self.hsm_types().values())
+
     def take_backup(self, cluster_id):
         request = urllib.request.Request(self.env["CLOUDHSM_SIM_ENDPOINT"].rstrip("/")
                                          + "/_sim/clusters/%s/backup" % cluster_id, data=b"{}",
@@ -424,15 +498,21 @@ def main(argv=None):
     parser.add_argument("--sdk", choices=["3", "5"], default="5")
     parser.add_argument("--kms", default="0",
                         help="1: also KMS custom key stores (one on the clone, one on the source restored in its Region)")
+    parser.add_argument("--migrate", default="0",
+                        help="1: an SDK 3 / hsm1.medium DR set, then its migration to SDK 5 / hsm2m.medium")
     parser.add_argument("--run-dir", default=None,
                         help="where settings and logs go (default: hsmops-demo-sdkN in the temporary directory)")
     args = parser.parse_args(argv)
     # Not inside the collection: `make build-tree` prunes files that are not part of the work tree.
     run_dir = args.run_dir or os.path.join(tempfile.gettempdir(), "hsmops-demo-sdk%s" % args.sdk)
     kms = args.kms not in ("", "0")
+    migrate = args.migrate not in ("", "0")
+    if migrate:
+        args.sdk, kms = "3", False  # the migration starts from the seed's stack
+        run_dir = args.run_dir or os.path.join(tempfile.gettempdir(), "hsmops-demo-migrate")
     demo = DemoRun(args.sdk, run_dir, kms=kms)
     started = time.monotonic()
-    total = 10 if kms else 7
+    total = 10 if kms or migrate else 7
     demo.say("hsmops.cloudhsm demo: clone a CloudHSM cluster from us-east-1 to us-west-2 with Client SDK %s" % args.sdk)
     if kms:
         demo.say("with KMS custom key stores: one on the clone, one on the source that survives the source's loss")
@@ -462,8 +542,9 @@ def main(argv=None):
         report = demo.report()
         demo.print_report(report)
         kms_ok = demo.kms_restore(8, total) if kms else True
+        migrated = demo.migrate_demo(8, total) if migrate else True
         demo.say("demo finished in %.0f s" % (time.monotonic() - started))
-        return 0 if report["match"] and kms_ok else 1
+        return 0 if report["match"] and kms_ok and migrated else 1
     except DemoError as error:
         demo.say("demo failed: %s" % error)
         return 1

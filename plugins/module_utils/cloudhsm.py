@@ -13,6 +13,7 @@ the modules use (botocore ships no waiters for cloudhsmv2).
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import time
@@ -86,6 +87,18 @@ GONE_CLUSTER_STATES = ("DELETE_IN_PROGRESS", "DELETED")
 # only once it is ACTIVE.
 INITIALIZED_CLUSTER_STATES = ("INITIALIZE_IN_PROGRESS", "INITIALIZED", "ACTIVE", "UPDATE_IN_PROGRESS",
                               "MODIFY_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "DEGRADED")
+
+
+# HSM type migration (user guide, "Migrating from hsm1.medium to hsm2m.medium"): AWS changes the type in place only
+# from hsm1.medium to hsm2m.medium (at most 27 HSMs, about 30 minutes per HSM) and back within 24 hours of the start
+# (HsmTypeRollbackExpiration). Meanwhile the HSMs are in limited-write mode: no user changes, no token key creation
+# or deletion, no quorum operations, no key attribute changes, no mTLS registration.
+HSM_TYPE_MIGRATION = ("hsm1.medium", "hsm2m.medium")
+HSM_TYPE_ROLLBACK = ("hsm2m.medium", "hsm1.medium")
+HSM_TYPE_CHANGING_STATES = ("MODIFY_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+MAX_HSMS_FOR_MIGRATION = 27
+SECONDS_PER_HSM_MIGRATION = 1800
+ROLLBACK_WINDOW_SECONDS = 24 * 3600
 
 
 class CloudHsmError(Exception):
@@ -297,6 +310,70 @@ def get_cluster(client, cluster_id):
         if cluster.get("ClusterId") == cluster_id:
             return cluster
     return None
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso_time(moment):
+    """A datetime as UTC ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rollback_deadline(cluster):
+    """The cluster's HsmTypeRollbackExpiration as an aware datetime, or None."""
+    value = (cluster or {}).get("HsmTypeRollbackExpiration")
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def hsm_type_progress(cluster):
+    """(HSMs, HSMs already on the cluster's HsmType) of a raw cluster; deleted HSMs left out."""
+    target = cluster.get("HsmType")
+    hsms = [hsm for hsm in cluster.get("Hsms") or [] if hsm.get("State") != "DELETED"]
+    return len(hsms), len([hsm for hsm in hsms if hsm.get("HsmType", target) == target])
+
+
+def limited_write(cluster):
+    """For a raw cluster whose HSM type is changing (limited-write mode): what, and until about when; else None.
+
+    AWS gives no end time: the estimate is 30 minutes for every HSM not yet on the new type.
+    """
+    if not cluster or cluster.get("State") not in HSM_TYPE_CHANGING_STATES:
+        return None
+    total, done = hsm_type_progress(cluster)
+    seconds_left = SECONDS_PER_HSM_MIGRATION * max(total - done, 1)
+    deadline = rollback_deadline(cluster)
+    return dict(
+        cluster_id=cluster.get("ClusterId"),
+        state=cluster.get("State"),
+        hsm_type=cluster.get("HsmType"),
+        hsms_total=total,
+        hsms_done=done,
+        expected_end=iso_time(now_utc() + datetime.timedelta(seconds=seconds_left)),
+        rollback_expiration=iso_time(deadline) if deadline and cluster.get("State") == "MODIFY_IN_PROGRESS" else None,
+    )
+
+
+def limited_write_message(view, region=None):
+    """One sentence: why a cluster in limited-write mode refuses changes, and until about when."""
+    return (
+        "Cluster %s%s is %s: its HSM type is changing to %s (%d of %d HSMs done) and its HSMs are in limited-write "
+        "mode (no user changes, no token key creation or deletion, no quorum operations, no key attribute changes, "
+        "no mTLS registration) until it is ACTIVE again, expected around %s (about 30 minutes per HSM; AWS gives no "
+        "end time). Run this again after that; hsmops.cloudhsm.migrate shows the progress."
+        % (view["cluster_id"], " in %s" % region if region else "", view["state"], view["hsm_type"],
+           view["hsms_done"], view["hsms_total"], view["expected_end"])
+    )
 
 
 def cluster_name(cluster):

@@ -44,7 +44,16 @@ options:
   hsm_type:
     description:
       - The HSM type. When creating, defaults to the type of the O(source_backup_id) backup, or V(hsm2m.medium).
-      - Changing the type of an existing V(ACTIVE) cluster migrates it in place (ModifyCluster).
+      - Changing the type of an existing V(ACTIVE) cluster migrates it in place (ModifyCluster C(HsmType)). AWS
+        migrates only from V(hsm1.medium) to V(hsm2m.medium), a cluster of at most 27 HSMs whose clients all used
+        Client SDK 5.9 or later in the last 7 days; each HSM takes about 30 minutes, and the cluster is
+        V(MODIFY_IN_PROGRESS) (limited-write mode) meanwhile. The module refuses, before any call, what AWS would
+        refuse and it can see (state, direction, HSM count); AWS itself judges the client versions.
+      - Setting V(hsm1.medium) on a migrated cluster rolls it back while its C(HsmTypeRollbackExpiration) (24 hours
+        after the migration started) has not passed; after that the module refuses and names the deadline.
+      - A rerun during the change makes no second ModifyCluster call, since the cluster already reports the new type.
+        With O(wait=true) it waits for V(ACTIVE) (give O(wait_timeout) about 1800 seconds per HSM); with
+        O(wait=false) it returns at once, and C(hsm_type_change) shows the progress HSM by HSM.
     type: str
   mode:
     description:
@@ -138,6 +147,23 @@ EXAMPLES = r"""
       - subnet-49a1bc00
     source_backup_id: "{{ copies.copies['us-west-2'].backup_id }}"
 
+- name: Migrate a cluster from hsm1.medium to hsm2m.medium, about 30 minutes per HSM
+  hsmops.cloudhsm.cloudhsm_cluster:
+    cluster_id: cluster-igklspoyj5v
+    hsm_type: hsm2m.medium
+    wait_timeout: 7200
+  register: migrated
+
+- name: Show the rollback deadline
+  ansible.builtin.debug:
+    msg: "Rollback possible until {{ migrated.hsm_type_change.rollback_expiration }}"
+
+- name: Roll it back while the window is open
+  hsmops.cloudhsm.cloudhsm_cluster:
+    cluster_id: cluster-igklspoyj5v
+    hsm_type: hsm1.medium
+    wait_timeout: 7200
+
 - name: Delete the clone, its HSMs first
   hsmops.cloudhsm.cloudhsm_cluster:
     name: dr-secondary
@@ -201,8 +227,51 @@ cluster:
     tags:
       description: The cluster's tags.
       type: dict
+    hsm_type_rollback_expiration:
+      description:
+        - Until when (ISO 8601) a cluster migrated to hsm2m.medium can be rolled back to hsm1.medium. Only for a
+          cluster whose HSM type was changed in place.
+      type: str
+      sample: "2026-12-08T05:40:12+00:00"
+hsm_type_change:
+  description:
+    - The in-place HSM type change this run asked for or found under way (migration or rollback). Absent when
+      the HSM type neither changes nor is changing.
+  returned: when the HSM type changes or is changing
+  type: dict
+  contains:
+    from_type:
+      description: The HSM type the cluster leaves.
+      type: str
+      sample: hsm1.medium
+    to_type:
+      description: The HSM type the cluster goes to.
+      type: str
+      sample: hsm2m.medium
+    rollback:
+      description: Whether this is a rollback to hsm1.medium.
+      type: bool
+    state:
+      description: The cluster state, V(MODIFY_IN_PROGRESS) or V(ROLLBACK_IN_PROGRESS) while the change runs.
+      type: str
+    hsms_total:
+      description: The cluster's HSMs.
+      type: int
+    hsms_done:
+      description: The HSMs that already run the new type.
+      type: int
+    expected_seconds_left:
+      description: About 1800 seconds for every HSM still to change (the AWS estimate of 30 minutes per HSM).
+      type: int
+    rollback_expiration:
+      description:
+        - For a migration, until when (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) the cluster can be rolled back, by running
+          this module again with O(hsm_type=hsm1.medium). V(null) for a rollback.
+      type: str
+      sample: "2026-12-08T05:40:12Z"
 """
 
+import datetime
 import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -212,7 +281,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import GONE_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_CHANGING_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_MIGRATION
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_ROLLBACK
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import INITIALIZED_CLUSTER_STATES
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import MAX_HSMS_FOR_MIGRATION
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ROLLBACK_WINDOW_SECONDS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import SECONDS_PER_HSM_MIGRATION
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import StateWaiter
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
@@ -220,11 +295,15 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cl
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import hsm_type_progress
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import iso_time
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import load_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import now_utc
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import retention_days
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import rollback_deadline
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
@@ -232,6 +311,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wa
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
 
 DEFAULT_HSM_TYPE = "hsm2m.medium"
+MIGRATION = HSM_TYPE_MIGRATION
+ROLLBACK = HSM_TYPE_ROLLBACK
 HSM_TYPE_PATTERN = re.compile(r"^(p|)hsm[0-9][a-z.]*\.[a-zA-Z]+$")
 # States a cluster settles in after creation: UNINITIALIZED for a new cluster, ACTIVE for one from a backup (or
 # UNINITIALIZED until its first HSM, should a cluster from a backup report that).
@@ -439,18 +520,15 @@ class ClusterTask:
         if params["backup_retention_days"] is not None and retention_days(cluster) != params["backup_retention_days"]:
             modify["BackupRetentionPolicy"] = {"Type": "DAYS", "Value": str(params["backup_retention_days"])}
         if params["hsm_type"] and params["hsm_type"] != cluster.get("HsmType"):
-            if cluster.get("State") != "ACTIVE":
-                self.fail(
-                    "hsm_type: cluster %s is %s and its HSM type can only be changed (%s to %s) while it is ACTIVE. "
-                    "Initialize and activate it first, or create it with the wanted type."
-                    % (cluster_id, cluster.get("State"), cluster.get("HsmType"), params["hsm_type"])
-                )
+            self.check_hsm_type_change(cluster)
             modify["HsmType"] = params["hsm_type"]
         if modify:
             self.changed = True
             if self.module.check_mode:
                 cluster = dict(cluster)
                 cluster.update(modify)
+                if "HsmType" in modify:
+                    cluster.update(predicted_hsm_type_change(cluster, modify["HsmType"]))
             else:
                 try:
                     cluster = self.client.modify_cluster(aws_retry=True, ClusterId=cluster_id, **modify)["Cluster"]
@@ -468,6 +546,43 @@ class ClusterTask:
         if signed_cert:
             cluster = self.initialize(cluster, signed_cert, trust_anchor)
         return cluster
+
+    def check_hsm_type_change(self, cluster):
+        """Refuse, before any call, an HSM type change that AWS would refuse, naming the fix."""
+        cluster_id, current, wanted = cluster["ClusterId"], cluster.get("HsmType"), self.params["hsm_type"]
+        if cluster.get("State") != "ACTIVE":
+            self.fail(
+                "hsm_type: cluster %s is %s and its HSM type can only be changed (%s to %s) while it is ACTIVE. "
+                "Initialize and activate it first, or create it with the wanted type."
+                % (cluster_id, cluster.get("State"), current, wanted)
+            )
+        if (current, wanted) == ROLLBACK:
+            deadline = rollback_deadline(cluster)
+            if deadline is None:
+                self.fail(
+                    "hsm_type: cluster %s is hsm2m.medium and has no HsmTypeRollbackExpiration: it was not migrated "
+                    "from hsm1.medium, so it cannot be rolled back. Keep hsm_type=hsm2m.medium." % cluster_id
+                )
+            if deadline <= now_utc():
+                self.fail(
+                    "hsm_type: cluster %s cannot be rolled back to hsm1.medium: its rollback window closed at %s "
+                    "(HsmTypeRollbackExpiration, 24 hours after the migration started). It stays hsm2m.medium; "
+                    "keep hsm_type=hsm2m.medium." % (cluster_id, iso_time(deadline))
+                )
+            return
+        if (current, wanted) != MIGRATION:
+            self.fail(
+                "hsm_type: cluster %s is %s and AWS changes the HSM type in place only from hsm1.medium to "
+                "hsm2m.medium (and back within the 24 hour rollback window), not to %s. Create a new cluster of "
+                "type %s from a backup instead." % (cluster_id, current, wanted, wanted)
+            )
+        hsms = [hsm for hsm in cluster.get("Hsms") or [] if hsm.get("State") != "DELETED"]
+        if len(hsms) > MAX_HSMS_FOR_MIGRATION:
+            self.fail(
+                "hsm_type: cluster %s has %d HSMs; AWS migrates a cluster to hsm2m.medium only with %d HSMs or "
+                "fewer. Remove %d HSM(s) (hsmops.cloudhsm.cloudhsm_hsm) first."
+                % (cluster_id, len(hsms), MAX_HSMS_FOR_MIGRATION, len(hsms) - MAX_HSMS_FOR_MIGRATION)
+            )
 
     def initialize(self, cluster, signed_cert, trust_anchor):
         cluster_id = cluster.get("ClusterId", "(new)")
@@ -558,12 +673,48 @@ class ClusterTask:
         return {}
 
 
+def predicted_hsm_type_change(cluster, hsm_type):
+    """What ModifyCluster(HsmType) answers, for check mode: the in-progress state and the rollback deadline."""
+    if hsm_type == ROLLBACK[1]:
+        return {"State": "ROLLBACK_IN_PROGRESS"}
+    return {
+        "State": "MODIFY_IN_PROGRESS",
+        "HsmTypeRollbackExpiration": now_utc() + datetime.timedelta(seconds=ROLLBACK_WINDOW_SECONDS),
+    }
+
+
+def hsm_type_change_view(before, after, wanted):
+    """The HSM type change a run asked for or found under way: direction, progress HSM by HSM, rollback deadline."""
+    if not after:
+        return None
+    in_progress = after.get("State") in HSM_TYPE_CHANGING_STATES
+    if not in_progress and not (wanted and before and before.get("HsmType") != wanted):
+        return None
+    target = after.get("HsmType")
+    rollback = target == ROLLBACK[1]
+    total, done = hsm_type_progress(after)
+    if not in_progress:
+        done = total
+    deadline = rollback_deadline(after)
+    return {
+        "from_type": ROLLBACK[0] if rollback else MIGRATION[0],
+        "to_type": target,
+        "rollback": rollback,
+        "state": after.get("State"),
+        "hsms_total": total,
+        "hsms_done": done,
+        "expected_seconds_left": SECONDS_PER_HSM_MIGRATION * (total - done),
+        "rollback_expiration": iso_time(deadline) if deadline and not rollback else None,
+    }
+
+
 def diff_view(cluster):
     if not cluster:
         return {}
     return {
         "state": cluster.get("State"),
         "hsm_type": cluster.get("HsmType"),
+        "hsm_type_rollback_expiration": iso_time(rollback_deadline(cluster)) if rollback_deadline(cluster) else None,
         "mode": cluster.get("Mode"),
         "backup_retention_days": retention_days(cluster),
         "tags": boto3_tag_list_to_ansible_dict(cluster.get("TagList") or []),
@@ -617,6 +768,10 @@ def main():
         result_cluster = normalize_cluster(after)
 
     result = dict(changed=task.changed, cluster=result_cluster)
+    if params["state"] == "present":
+        change = hsm_type_change_view(before, after, params["hsm_type"])
+        if change:
+            result["hsm_type_change"] = change
     if module._diff:
         result["diff"] = dict(before=diff_view(before), after=diff_view(after) if params["state"] == "present" else {})
     module.exit_json(**result)

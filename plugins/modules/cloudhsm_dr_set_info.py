@@ -47,6 +47,16 @@ options:
         playbooks that run after clusters were deleted (teardown, pruning of copies).
     type: bool
     default: false
+  refuse_limited_write:
+    description:
+      - Fail when a member's HSM type is changing (V(MODIFY_IN_PROGRESS) or V(ROLLBACK_IN_PROGRESS)), since its HSMs
+        are then in limited-write mode and refuse user changes, token key creation or deletion, quorum operations, key
+        attribute changes and mTLS registration. The message names the cluster, why, and about when it will be
+        V(ACTIVE) again (AWS gives no end time; the estimate is 30 minutes for every HSM still to migrate).
+      - Playbooks that change users, keys or HSMs set this, so that they stop before their first change rather
+        than halfway. Independent of O(fail_on_problems).
+    type: bool
+    default: false
   fail_on_problems:
     description:
       - Fail when a problem is found (a cluster that only shares a name, two live clusters of one name, a pinned
@@ -119,6 +129,30 @@ members:
     cluster:
       description: The cluster as M(hsmops.cloudhsm.cloudhsm_cluster_info) returns it.
       type: dict
+    limited_write:
+      description:
+        - While the cluster's HSM type changes (limited-write mode), what is changing and until about when; null
+          otherwise.
+      type: dict
+      contains:
+        state:
+          description: V(MODIFY_IN_PROGRESS) or V(ROLLBACK_IN_PROGRESS).
+          type: str
+        hsm_type:
+          description: The HSM type the cluster is changing to.
+          type: str
+        hsms_total:
+          description: The cluster's HSMs.
+          type: int
+        hsms_done:
+          description: The HSMs already on the new type.
+          type: int
+        expected_end:
+          description: About when the cluster is ACTIVE again (UTC; 30 minutes per HSM still to change).
+          type: str
+        rollback_expiration:
+          description: During a migration, until when it can be rolled back (UTC); null during a rollback.
+          type: str
 missing:
   description: The settings' clones for which no cluster exists (name and region).
   returned: always
@@ -142,6 +176,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cl
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_lineage
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import limited_write
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import limited_write_message
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_id
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_region
@@ -313,7 +349,7 @@ def member(spec, role, cluster, proof, lineage):
         name=spec["name"], region=spec["region"], role=role, cluster_id=cluster["ClusterId"],
         state=cluster.get("State"),
         hsm_ips=[hsm.get("eni_ip") for hsm in normalized["hsms"] if hsm.get("state") == "ACTIVE"],
-        proof=proof, lineage=lineage, cluster=normalized,
+        proof=proof, lineage=lineage, cluster=normalized, limited_write=limited_write(cluster),
     )
 
 
@@ -343,6 +379,7 @@ def main():
         clones=dict(type="list", elements="dict", required=True),
         allow_missing_pins=dict(type="bool", default=False),
         fail_on_problems=dict(type="bool", default=True),
+        refuse_limited_write=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     source_spec = check_spec(module, module.params["source"], "cloudhsm_dr_source")
@@ -355,6 +392,10 @@ def main():
     if lookup.problems and module.params["fail_on_problems"]:
         module.fail_json(msg="The DR set cannot be used as it stands (%d problem%s): %s" % (
             len(lookup.problems), "" if len(lookup.problems) == 1 else "s", " ".join(lookup.problems)), **result)
+    changing = [m for m in members if m["limited_write"]]
+    if changing and module.params["refuse_limited_write"]:
+        module.fail_json(msg="The DR set is being migrated, so nothing was changed: %s" % " ".join(
+            limited_write_message(m["limited_write"], m["region"]) for m in changing), **result)
     module.exit_json(**result)
 
 

@@ -13,6 +13,9 @@ Events and their keyword arguments (every event also gets ``account`` and ``regi
 - ``backup_created``: cluster_id, backup_id (the data plane snapshots the cluster's HSM state under backup_id)
 - ``backup_copied``: cluster_id (source cluster), source_backup_id, source_region, backup_id (the new copy, in
   ``region``)
+- ``cluster_hsm_type_changing``: cluster_id, hsm_type (the target), state (MODIFY_IN_PROGRESS or
+  ROLLBACK_IN_PROGRESS): the HSMs enter limited-write mode
+- ``cluster_hsm_type_changed``: cluster_id, hsm_type: every HSM runs the new type, the cluster is ACTIVE again
 - ``reset``: (no arguments) everything is forgotten
 """
 

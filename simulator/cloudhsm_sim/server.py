@@ -241,6 +241,7 @@ class AdminApi:
             ("GET", r"/_sim/clusters/(?P<cluster_id>[^/]+)", self.get_cluster),
             ("POST", r"/_sim/clusters/(?P<cluster_id>[^/]+)/activate", self.activate),
             ("POST", r"/_sim/clusters/(?P<cluster_id>[^/]+)/backup", self.backup),
+            ("POST", r"/_sim/clusters/(?P<cluster_id>[^/]+)/time-passes", self.time_passes),
             ("GET", r"/_sim/hsms", self.find_hsm),
             ("POST", r"/_sim/hsms/(?P<hsm_id>[^/]+)/degrade", self.degrade),
             ("POST", r"/_sim/reset", self.reset),
@@ -325,6 +326,11 @@ class AdminApi:
 
     def activate(self, cluster_id, **_):
         return 200, {"cluster": controlplane.activate_cluster(cluster_id)}
+
+    def time_passes(self, cluster_id, payload, **_):
+        if "seconds" not in payload:
+            raise ValueError("time-passes needs {\"seconds\": N}")
+        return 200, {"cluster": controlplane.time_passes(cluster_id, payload["seconds"])}
 
     def backup(self, cluster_id, **_):
         return 200, {"backup": controlplane.take_backup(cluster_id)}

@@ -15,6 +15,7 @@ the collection's code. The runs are serial (the two SDKs' client packages confli
 import datetime
 import hashlib
 import os
+import subprocess
 import sys
 
 import time
@@ -388,3 +389,32 @@ def test_sync_with_nothing_new_changes_nothing(flow):
     assert run.changed_tasks == [] and run.changed == 0
     if flow.kms:
         reconnect_clone_key_stores(flow)
+
+
+def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):
+    """Last on the SDK 3 DR set: playbooks/migrate.yml. The clients move to SDK 5 and the clones, then the source,
+    become hsm2m.medium with exactly the users and keys they held; a rerun changes nothing; sync works with SDK 5.
+    (The week AWS wants between the last SDK 3 connection and the migration passes in the simulator first; the
+    refusal before it is tests/simulator/test_hsm_type_migration.py's.) Afterwards the flow runs with SDK 5."""
+    if flow.sdk != 3:
+        pytest.skip("the migration starts from the SDK 3 / hsm1.medium DR set")
+    before = flow.report()
+    assert before["match"]
+    migrate_vars = flow.prepare_migration(seconds_per_hsm=1.0)
+    flow.let_a_week_pass()
+    run = flow.run_playbook("migrate.yml", progress=False, extra_files=[migrate_vars])
+    assert run.changed > 0
+    installed = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n", "cloudhsm-cli",
+                                "cloudhsm-client"], capture_output=True, text=True, check=False).stdout
+    assert "cloudhsm-cli ii" in installed and "cloudhsm-client ii" not in installed
+    assert set(flow.hsm_types().values()) == {("ACTIVE", "hsm2m.medium")}
+    after = flow.report()
+    assert [(c["cluster_id"], c["users"], c["keys"]) for c in after["clusters"]] == [
+        (c["cluster_id"], c["users"], c["keys"]) for c in before["clusters"]]
+
+    rerun = flow.run_playbook("migrate.yml", log_name="migrate-rerun", progress=False, extra_files=[migrate_vars])
+    assert rerun.changed_tasks == [] and rerun.changed == 0
+
+    flow.use_sdk5()
+    synced = flow.run_playbook("sync.yml", log_name="sync-sdk5", progress=False)
+    assert synced.changed == 0, synced.changed_tasks

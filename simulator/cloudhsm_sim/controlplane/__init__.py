@@ -14,6 +14,7 @@ __all__ = [
     "installed",
     "activate_cluster",
     "take_backup",
+    "time_passes",
     "find_hsm_by_ip",
     "describe_cluster",
     "degrade_hsm",
@@ -44,6 +45,18 @@ def take_backup(cluster_id):
     with models.locked():
         backend, cluster = _cluster(cluster_id)
         return models.take_backup(backend, cluster)
+
+
+def time_passes(cluster_id, seconds):
+    """Let ``seconds`` pass for a cluster's time windows (rollback deadline, client versions seen in the last 7
+    days) without moving the clock. Returns the cluster as describe_cluster shows it."""
+    seconds = float(seconds)
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    with models.locked():
+        unused_backend, cluster = _cluster(cluster_id)
+        models.expire_windows(cluster, seconds)
+    return describe_cluster(cluster_id)
 
 
 def find_hsm_by_ip(eni_ip):

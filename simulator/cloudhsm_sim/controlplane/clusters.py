@@ -1,5 +1,7 @@
 """Clusters: creation (new or from a backup), initialization, activation, modification and deletion."""
 
+import time
+
 from . import certs, ids, state
 from .backups import Backup, new_backup, shared_with
 from .errors import InvalidRequest, ResourceNotFound, SimulatorError
@@ -9,6 +11,8 @@ from .state import (MAX_HSMS_PER_CLUSTER, advance, backend_for, all_backends, ch
 MODES = ("FIPS", "NON_FIPS")
 NETWORK_TYPES = ("IPV4", "DUALSTACK")
 ROLLBACK_WINDOW_SECONDS = 24 * 3600
+# HSM-type migration needs every client on Client SDK 5.9 or later (user guide, migrating to hsm2m.medium).
+MIN_CLIENT_SDK = (5, 9)
 
 
 class Cluster:
@@ -282,6 +286,7 @@ def _cluster_initialized(cluster):
 
 
 def modify_cluster(backend, cluster_id, hsm_type=None, backup_retention_policy=None):
+    clients = _recent_client_versions(cluster_id) if hsm_type is not None else {}
     with locked():
         advance(backend)
         cluster = get_cluster(backend, cluster_id)
@@ -291,13 +296,36 @@ def modify_cluster(backend, cluster_id, hsm_type=None, backup_retention_policy=N
             raise InvalidRequest("Cluster '{0}' is {1} and cannot be modified".format(cluster_id, cluster.state))
         retention = retention_policy(backup_retention_policy) if backup_retention_policy is not None else None
         if hsm_type is not None and hsm_type != cluster.hsm_type:
-            _start_hsm_type_change(cluster, hsm_type)
+            _start_hsm_type_change(cluster, hsm_type, clients)
         if retention is not None:
             cluster.backup_retention_policy = retention
         return cluster.to_api()
 
 
-def _start_hsm_type_change(cluster, hsm_type):
+def _recent_client_versions(cluster_id):
+    """{client SDK version: last seen} of the tools that reached the cluster's HSMs in the last 7 days, as the
+    simulated HSMs recorded them (empty when the data plane is not loaded)."""
+    try:
+        from ..dataplane import STATE
+        from ..dataplane.service import CLIENTS_SEEN_SECONDS
+    except ImportError:
+        return {}
+    return STATE.client_versions_since(cluster_id, state.now() - CLIENTS_SEEN_SECONDS)
+
+
+def _version_tuple(version):
+    parts = []
+    for part in str(version).split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def _iso(timestamp):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def _start_hsm_type_change(cluster, hsm_type, clients):
     check_hsm_type(hsm_type)
     if cluster.state != "ACTIVE":
         raise InvalidRequest(
@@ -306,17 +334,35 @@ def _start_hsm_type_change(cluster, hsm_type):
             )
         )
     if len(cluster.hsms) > MAX_HSMS_PER_CLUSTER - 1:
-        raise InvalidRequest("Cluster '{0}' has more than 27 HSMs; its HSM type cannot change".format(cluster.cluster_id))
-    rollback = (
-        cluster.previous_hsm_type == hsm_type
-        and cluster.rollback_expiration is not None
-        and state.now() < cluster.rollback_expiration
-    )
+        raise InvalidRequest(
+            "Cluster '{0}' has {1} HSMs; its HSM type can only change with 27 HSMs or fewer".format(
+                cluster.cluster_id, len(cluster.hsms)
+            )
+        )
+    rollback = cluster.previous_hsm_type == hsm_type and cluster.rollback_expiration is not None
+    if rollback and state.now() >= cluster.rollback_expiration:
+        raise InvalidRequest(
+            "Cluster '{0}' cannot be rolled back to {1}: the rollback window closed at {2} "
+            "(HsmTypeRollbackExpiration)".format(cluster.cluster_id, hsm_type, _iso(cluster.rollback_expiration))
+        )
     if not rollback and not (cluster.hsm_type == "hsm1.medium" and hsm_type == "hsm2m.medium"):
         raise InvalidRequest(
             "Cluster '{0}' cannot change from {1} to {2}: migration goes from hsm1.medium to hsm2m.medium, and "
             "back only within 24 hours".format(cluster.cluster_id, cluster.hsm_type, hsm_type)
         )
+    if not rollback:
+        old = sorted(
+            (version, seen) for version, seen in clients.items() if _version_tuple(version) < MIN_CLIENT_SDK
+        )
+        if old:
+            raise InvalidRequest(
+                "Cluster '{0}' cannot migrate to {1}: client connections in the last 7 days used Client SDK {2} "
+                "(last seen {3}); every client must use Client SDK 5.9 or later for 7 days before the "
+                "migration".format(
+                    cluster.cluster_id, hsm_type, ", ".join(v for v, _seen in old),
+                    _iso(max(seen for _v, seen in old)),
+                )
+            )
     if rollback:
         cluster.state = "ROLLBACK_IN_PROGRESS"
         cluster.previous_hsm_type = None
@@ -328,13 +374,46 @@ def _start_hsm_type_change(cluster, hsm_type):
         cluster.mode = cluster.mode or "FIPS"
     cluster.hsm_type = hsm_type
     cluster.state_message = None
-    schedule(cluster, "cluster_modify", lambda b: _hsm_type_changed(cluster))
+    emit("cluster_hsm_type_changing", cluster.account, cluster.region, cluster_id=cluster.cluster_id,
+         hsm_type=hsm_type, state=cluster.state)
+    # One HSM after the other, each taking the cluster_modify duration (AWS: about 30 minutes per HSM).
+    _migrate_next_hsm(cluster)
+
+
+def _migrate_next_hsm(cluster):
+    waiting = [hsm for _id, hsm in sorted(cluster.hsms.items()) if hsm.hsm_type != cluster.hsm_type]
+    if not waiting:
+        schedule(cluster, "cluster_modify", lambda b: _hsm_type_changed(cluster))
+        return
+
+    def migrated(_backend):
+        waiting[0].hsm_type = cluster.hsm_type
+        if len(waiting) > 1:
+            _migrate_next_hsm(cluster)
+        else:
+            _hsm_type_changed(cluster)
+
+    schedule(cluster, "cluster_modify", migrated)
 
 
 def _hsm_type_changed(cluster):
     for hsm in cluster.hsms.values():
         hsm.hsm_type = cluster.hsm_type
     cluster.state = "ACTIVE"
+    emit("cluster_hsm_type_changed", cluster.account, cluster.region, cluster_id=cluster.cluster_id,
+         hsm_type=cluster.hsm_type)
+
+
+def expire_windows(cluster, seconds):
+    """Let ``seconds`` pass for the cluster's time windows: the rollback deadline (HsmTypeRollbackExpiration) and
+    the 7 days the HSMs remember client versions for. For tests and rehearsals; the clock itself does not move."""
+    if cluster.rollback_expiration is not None:
+        cluster.rollback_expiration -= seconds
+    try:
+        from ..dataplane import STATE
+    except ImportError:
+        return
+    STATE.age_clients(cluster.cluster_id, seconds)
 
 
 def activate(backend, cluster):

@@ -10,6 +10,7 @@ import threading
 TRANSITIONS = {
     "cluster_create": ("CREATE_IN_PROGRESS", "UNINITIALIZED (ACTIVE for a cluster from a backup)"),
     "cluster_initialize": ("INITIALIZE_IN_PROGRESS", "INITIALIZED"),
+    # Per HSM: an HSM-type migration or rollback takes this long for each HSM of the cluster, one after the other.
     "cluster_modify": ("MODIFY_IN_PROGRESS / ROLLBACK_IN_PROGRESS", "ACTIVE"),
     "cluster_delete": ("DELETE_IN_PROGRESS", "DELETED"),
     "cluster_purge": ("DELETED", "(no longer listed)"),

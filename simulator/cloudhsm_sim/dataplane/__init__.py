@@ -21,6 +21,8 @@ _EVENTS = {
     "hsm_deleted": STATE.on_hsm_deleted,
     "backup_created": STATE.on_backup_created,
     "backup_copied": STATE.on_backup_copied,
+    "cluster_hsm_type_changing": STATE.on_cluster_hsm_type_changing,
+    "cluster_hsm_type_changed": STATE.on_cluster_hsm_type_changed,
     "reset": STATE.on_reset,
 }
 

@@ -146,6 +146,9 @@ class ClusterState:
         # level ("none" or "client-and-server").
         self.trust_anchors = {}
         self.mtls_enforcement = "none"
+        # While an HSM-type migration or rollback runs: the control-plane state (MODIFY_IN_PROGRESS or
+        # ROLLBACK_IN_PROGRESS) that puts the HSMs in limited-write mode; None otherwise.
+        self.limited_write = None
         self.applied_ops = {}  # op id -> stored outcome, so a command repeated on a second HSM applies once
 
     @classmethod
@@ -192,7 +195,8 @@ class ClusterState:
 
     def to_dict(self):
         data = self.snapshot()
-        data.update(cluster_id=self.cluster_id, account=self.account, region=self.region, initialized=self.initialized)
+        data.update(cluster_id=self.cluster_id, account=self.account, region=self.region, initialized=self.initialized,
+                    limited_write=self.limited_write)
         data["mtls_in_backup"] = True  # the saved state of a live cluster always keeps its mTLS settings
         return data
 
@@ -201,6 +205,7 @@ class ClusterState:
         cluster = cls.from_snapshot(data["cluster_id"], data, data.get("account", ""), data.get("region", ""))
         cluster.initialized = data.get("initialized", cluster.initialized)
         cluster.activated = data.get("activated", False)
+        cluster.limited_write = data.get("limited_write")
         return cluster
 
     # -- users ----------------------------------------------------------------------------------------------------

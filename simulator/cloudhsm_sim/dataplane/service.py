@@ -35,6 +35,9 @@ SESSION_IDLE_SECONDS = 600
 APPLIED_OPS_KEPT = 256
 STATE_FILE = "dataplane.json"
 SESSION_ERRORS = ("not_logged_in", "access_denied")
+# How long a client connection counts for the HSM-type migration prerequisite ("All client connections have used
+# SDK 5.9 or higher" in the prior 7 days: user guide, migrating from hsm1.medium to hsm2m.medium).
+CLIENTS_SEEN_SECONDS = 7 * 24 * 3600
 
 KEY_TYPES = {"aes": (16, 24, 32), "des3": (24,), "generic-secret": None}
 # SDK 5 attribute defaults for a generated secret key (cloudhsm-cli key attributes table).
@@ -286,6 +289,7 @@ class DataPlane:
         self.hsms = OrderedDict()  # eni ip -> {cluster_id, hsm_id, availability_zone, account, region}
         self.backups = {}  # backup_id -> snapshot
         self.sessions = {}  # token -> {cluster_id, user, role, seen}
+        self.clients_seen = {}  # cluster_id -> {client SDK version: last time.time() a tool of it called}
         self.dirty = False
         self._local = threading.local()
 
@@ -348,9 +352,64 @@ class DataPlane:
                 self.backups[backup_id] = json.loads(json.dumps(self.backups[source_backup_id]))
                 self.dirty = True
 
+    def on_cluster_hsm_type_changing(self, cluster_id, hsm_type=None, state=None, **_):
+        """ModifyCluster(HsmType) started (migration or rollback): the HSMs are in limited-write mode."""
+        with self.lock:
+            cluster = self.clusters.get(cluster_id)
+            if cluster is not None:
+                cluster.limited_write = state or "MODIFY_IN_PROGRESS"
+                self.dirty = True
+
+    def on_cluster_hsm_type_changed(self, cluster_id, hsm_type, **_):
+        with self.lock:
+            cluster = self.clusters.get(cluster_id)
+            if cluster is not None:
+                cluster.limited_write = None
+                cluster.hsm_type = hsm_type
+                self.dirty = True
+
+    def client_versions_since(self, cluster_id, since):
+        """{client SDK version: last seen} of the tools that called an HSM of the cluster at or after ``since``."""
+        with self.lock:
+            seen = self.clients_seen.get(cluster_id) or {}
+            return {version: moment for version, moment in seen.items() if moment >= since}
+
+    def age_clients(self, cluster_id, seconds):
+        """Make the recorded client connections of a cluster ``seconds`` older (the admin API's time-passes)."""
+        with self.lock:
+            seen = self.clients_seen.get(cluster_id) or {}
+            for version in seen:
+                seen[version] -= seconds
+            self.dirty = True
+
+    def _record_client(self, client, args):
+        version = str((client or {}).get("version") or "")
+        if not version:
+            return
+        moment = time.time()
+        ips = [args.get("hsm"), args.get("dest_hsm")] + list(args.get("hsms") or [])
+        cluster_ids = {self.hsms[ip]["cluster_id"] for ip in ips if ip in self.hsms}
+        if args.get("cluster_id"):
+            cluster_ids.add(args["cluster_id"])
+        for cluster_id in cluster_ids & set(self.clusters):
+            self.clients_seen.setdefault(cluster_id, {})[version] = moment
+            self.dirty = True
+
+    @staticmethod
+    def _writable(cluster, what):
+        """Refuse a write the HSM does not take in limited-write mode (during an HSM-type migration)."""
+        if cluster.limited_write:
+            raise HsmError(
+                "limited_write",
+                "cluster %s is in limited-write mode while its HSM type changes (%s): %s is not allowed"
+                % (cluster.cluster_id, cluster.limited_write, what),
+                state=cluster.limited_write,
+            )
+
     def on_reset(self, **_):
         with self.lock:
             self.clusters.clear()
+            self.clients_seen.clear()
             self.hsms.clear()
             self.backups.clear()
             self.sessions.clear()
@@ -366,6 +425,7 @@ class DataPlane:
                         "clusters": {cid: c.to_dict() for cid, c in self.clusters.items()},
                         "hsms": self.hsms,
                         "backups": self.backups,
+                        "clients_seen": self.clients_seen,
                     }
                 )
             )
@@ -391,6 +451,7 @@ class DataPlane:
             self.clusters = {cid: ClusterState.from_dict(c) for cid, c in data["clusters"].items()}
             self.hsms = OrderedDict(data["hsms"])
             self.backups = data["backups"]
+            self.clients_seen = data.get("clients_seen") or {}
             self.sessions.clear()
             self.dirty = False
         return True
@@ -462,7 +523,7 @@ class DataPlane:
         return [(ip, h) for ip, h in self.hsms.items() if h["cluster_id"] == cluster_id]
 
     # -------------------------------------------------------------------------------------------- operations
-    def call(self, op, args):
+    def call(self, op, args, client=None):
         handler = getattr(self, "op_" + op, None)
         if handler is None:
             raise HsmError("unknown_operation", "unknown operation %s" % op)
@@ -479,6 +540,7 @@ class DataPlane:
             with self.lock:
                 self._check_mtls(args.get("hsm"), client_cert)
                 self._check_mtls(args.get("dest_hsm"), dest_client_cert)
+                self._record_client(client, args)
                 result = handler(after=after, **args)
         finally:
             self._local.reach, self._local.initialized, self._local.client_cert = {}, {}, None
@@ -589,6 +651,7 @@ class DataPlane:
 
         def create():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "user creation")
             _check_user_quorum(cluster)
             check_password(password)
             if role not in ("CO", "CU", "AU", "PCO", "PRECO"):
@@ -602,6 +665,7 @@ class DataPlane:
 
         def delete():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "user deletion")
             _check_user_quorum(cluster)
             user = cluster.user(username)
             if role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
@@ -627,6 +691,7 @@ class DataPlane:
 
         def register():
             me = self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "quorum key registration")
             me["mofn"] = True
             return {"user": user_view(me)}
 
@@ -638,6 +703,7 @@ class DataPlane:
 
         def set_value():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "a quorum value change")
             registered = sum(1 for u in cluster.users.values() if u["role"] in ADMIN_ROLES and u["mofn"])
             if not 1 <= int(value) <= max(registered, 1):
                 raise HsmError(
@@ -674,6 +740,7 @@ class DataPlane:
 
         def register():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "mTLS trust anchor registration")
             self._mtls_cluster_check(cluster)
             pem = mtls.check_anchor(certificate)
             wanted = mtls.fingerprint(pem)
@@ -694,6 +761,7 @@ class DataPlane:
 
         def deregister():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "mTLS trust anchor deregistration")
             key = str(int(reference))
             if key not in cluster.trust_anchors:
                 raise HsmError("no_such_trust_anchor", "no trust anchor has reference %s" % reference)
@@ -711,6 +779,7 @@ class DataPlane:
 
         def set_level():
             self._session(cluster, session, ADMIN_ROLES)
+            self._writable(cluster, "an mTLS enforcement change")
             self._mtls_cluster_check(cluster)
             if level not in mtls.ENFORCEMENT_LEVELS:
                 raise HsmError("invalid_enforcement_level", "invalid enforcement level %s" % level)
@@ -734,6 +803,7 @@ class DataPlane:
 
         def change():
             me = self._session(cluster, session)
+            self._writable(cluster, "a user modification (password change)")
             target = cluster.user(username)
             if role != target["role"] and not (role == "CO" and target["role"] == "PCO"):
                 raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
@@ -833,6 +903,8 @@ class DataPlane:
 
         def generate():
             user = self._session(cluster, session, ("CU",))
+            if not session_key:
+                self._writable(cluster, "token key generation")
             if key_type not in KEY_TYPES:
                 raise HsmError("invalid_key_type", "unsupported key type %s" % key_type)
             sizes = KEY_TYPES[key_type]
@@ -894,6 +966,8 @@ class DataPlane:
 
         def generate():
             user = self._session(cluster, session, ("CU",))
+            if not session_key:
+                self._writable(cluster, "token key generation")
             if key_type == "rsa":
                 if int(modulus_bits or 0) not in RSA_MODULUS_BITS:
                     raise HsmError("invalid_key_size", "invalid RSA modulus size %s" % modulus_bits)
@@ -970,6 +1044,8 @@ class DataPlane:
                 raise HsmError("key_access_denied", "only the owner may share key %s" % key["handle"])
             if key["class"] == "public-key":
                 raise HsmError("invalid_share", "public keys cannot be shared")
+            if not key.get("session"):
+                self._writable(cluster, "a key modification (sharing)")
             for target_id in _share_ids(cluster, user, users):
                 if share and target_id in key["shared"]:
                     raise HsmError(
@@ -997,6 +1073,8 @@ class DataPlane:
                 raise HsmError("key_access_denied", "only the owner may change key %s" % key["handle"])
             if name not in CHANGEABLE_KEY_ATTRIBUTES or not key_view(cluster, key)["attributes"].get("modifiable"):
                 raise HsmError("invalid_attribute", "attribute %s of key %s cannot be changed" % (name, key["handle"]))
+            if not key.get("session"):
+                self._writable(cluster, "a key attribute change")
             if name == "label":
                 cluster.keys[key["handle"]] = dict(key, label=str(value))  # through the table: label index
             elif name == "id":
@@ -1036,6 +1114,8 @@ class DataPlane:
             key = self._select_one(cluster, user, handle, filters)
             if key["owner"] != user["id"]:
                 raise HsmError("key_access_denied", "only the owner may delete key %s" % key["handle"])
+            if not key.get("session"):
+                self._writable(cluster, "token key deletion")
             del cluster.keys[key["handle"]]
             return {"key": key_view(cluster, key)}
 
@@ -1069,6 +1149,7 @@ class DataPlane:
                 "a key with reference %s exists on the destination" % key["handle"],
                 identical=dest.keys[key["handle"]]["kcv"] == key["kcv"],
             )
+        self._writable(dest, "token key creation (key replication into it)")
         copy_ = json.loads(json.dumps(key))
         copy_["owner"] = dest.users[names[0]]["id"]
         copy_["shared"] = [dest.users[name]["id"] for name in names[1:]]
@@ -1086,6 +1167,13 @@ class DataPlane:
         if role and role != user["role"] and not (role == "CO" and user["role"] == "PCO"):
             raise HsmError("no_such_user", "user %s(%s) does not exist" % (username, role))
         dest, unused_dest_user = self._peer(src, dest_hsm, dest_session)
+        if src.hsm_type == "hsm2m.medium" and dest.hsm_type == "hsm1.medium":
+            # User guide (cloudhsm-cli user replicate; migrating to hsm2m.medium): not supported in this direction.
+            raise HsmError(
+                "replicate_to_older_type",
+                "users cannot be replicated from hsm2m.medium cluster %s to hsm1.medium cluster %s"
+                % (src.cluster_id, dest.cluster_id),
+            )
         _check_user_quorum(src)
         _check_user_quorum(dest)
         if dest.masking_key != src.masking_key:
@@ -1096,6 +1184,7 @@ class DataPlane:
                 "user %s already exists on the destination" % user["name"],
                 identical=dest.users[user["name"]]["hash"] == user["hash"],
             )
+        self._writable(dest, "user creation (user replication into it)")
         copy_ = dict(user)
         if any(u["id"] == user["id"] for u in dest.users.values()):
             copy_["id"] = dest.next_user_id

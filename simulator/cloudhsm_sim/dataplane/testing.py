@@ -104,7 +104,8 @@ class HsmTestServer:
             source_region="us-east-1",
             backup_id=copy_id,
         )
-        return self.cluster(cluster_id, ips, region=region, source_backup_id=copy_id, initialized=False)
+        # A clone has its backup's HSM type, as on the real service.
+        return self.cluster(cluster_id, ips, region=region, source_backup_id=copy_id, initialized=False, hsm_type=None)
 
     def call(self, op, **args):
         return STATE.call(op, args)

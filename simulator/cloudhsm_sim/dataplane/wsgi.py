@@ -31,10 +31,11 @@ def application(environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(length) or b"{}")
         op, args = request["op"], request.get("args") or {}
+        client = request.get("client") or None
     except (ValueError, KeyError, TypeError) as error:
         return _reply(start_response, "400 Bad Request", {"ok": False, "code": "bad_request", "message": str(error)})
     try:
-        result = STATE.call(op, args)
+        result = STATE.call(op, args, client=client)
     except HsmError as error:
         return _reply(
             start_response,

@@ -13,6 +13,10 @@ DEFAULT_ROOT = "/opt/cloudhsm"
 ENDPOINT_ENV = "CLOUDHSM_SIM_ENDPOINT"
 ENDPOINT_FILE = "simulator-endpoint"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The client SDK versions the emulated tools report to the HSMs (the packages' versions, see packaging.py); the
+# simulated service keeps which versions connected to a cluster for the HSM-type migration prerequisite.
+SDK3_VERSION = "3.4.4"
+SDK5_VERSION = "5.16.0"
 
 
 class ToolError(Exception):
@@ -80,8 +84,9 @@ class HsmClient:
     A few lines of socket code instead of http.client: importing http.client costs more than a whole call.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, sdk_version=None):
         self.host, self.port = endpoint(root)
+        self.sdk_version = sdk_version
         self.sock = None
         self.buffer = b""
 
@@ -116,7 +121,10 @@ class HsmClient:
         self.buffer += chunk
 
     def call(self, op, **args):
-        body = json.dumps({"op": op, "args": args}).encode()
+        request = {"op": op, "args": args}
+        if self.sdk_version:
+            request["client"] = {"version": self.sdk_version}
+        body = json.dumps(request).encode()
         for attempt in (1, 2):
             try:
                 status, data = self._exchange(body)

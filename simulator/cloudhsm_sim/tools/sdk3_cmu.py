@@ -135,7 +135,7 @@ class Cmu:
         entries = [s for s in self.config.get("servers", []) if s.get("enable", "yes") == "yes"]
         self.entries = entries
         self.servers = [Server(n, s["hostname"]) for n, s in enumerate(entries)]
-        self.client = common.HsmClient(root)
+        self.client = common.HsmClient(root, common.SDK3_VERSION)
         self.current = None  # server mode
 
     def write(self, text):

@@ -19,7 +19,7 @@ def refresh(root, config_path):
     config = common.read_json(config_path)
     daemon_id = str(config.get("client", {}).get("daemon_id", 1))
     ip = config.get("server", {}).get("hostname")
-    client = common.HsmClient(root)
+    client = common.HsmClient(root, common.SDK3_VERSION)
     try:
         info = client.call("cluster_info", hsm=ip)
     finally:

@@ -115,7 +115,7 @@ class Kmu:
         self.input = common.Input(stdin, self.out)
         config = common.read_json(common.etc(root, "cloudhsm_client.cfg"))
         self.hostname = config.get("server", {}).get("hostname", "")
-        self.client = common.HsmClient(root)
+        self.client = common.HsmClient(root, common.SDK3_VERSION)
         self.session = None
         self.nodes = None
 

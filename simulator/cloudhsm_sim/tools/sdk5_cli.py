@@ -13,7 +13,7 @@ from . import common, unconfirmed
 from .common import HsmRefused, ToolError
 from .sdk5_help import HELP, TOP
 
-VERSION = "5.16.0"
+VERSION = common.SDK5_VERSION
 ROLE_TO_TYPE = {"admin": "CO", "crypto-user": "CU"}
 TYPE_TO_ROLE = {
     "PRECO": "unactivated-admin",
@@ -293,7 +293,7 @@ class Cli:
     # ------------------------------------------------------------------------------------------ plumbing
     def hsm_client(self):
         if self.client is None:
-            self.client = common.HsmClient(self.root)
+            self.client = common.HsmClient(self.root, VERSION)
         return self.client
 
     def clusters(self):

@@ -31,6 +31,9 @@ CMU_ERRORS = {
     "invalid_share": "HSM Error: Invalid input data/params",
     "already_shared": "HSM Error: Invalid input data/params",
     "not_shared": "HSM Error: Invalid input data/params",
+    # HSM-type migration (AWS documents which operations limited-write mode refuses, not the error texts).
+    "limited_write": "HSM Error: This operation is not allowed while the cluster is in limited-write mode",
+    "replicate_to_older_type": "HSM Error: Users cannot be synchronized from hsm2m.medium to hsm1.medium",
 }
 CMU_DEFAULT_ERROR = "HSM Error: Operation failed"
 # After the Retry prompt: R retries the same server, I goes on to the next one, A (and B, roll back, which the
@@ -91,6 +94,7 @@ KMU_ERRORS = {  # code -> (return code, text)
     "invalid_quorum": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
     "invalid_attribute": (0xB3, "HSM Error: This operation violates the current configured/FIPS policies"),
     "hsm_unreachable": (0x40000049, "HSM Error: Connection to the HSM failed"),
+    "limited_write": (0xB3, "HSM Error: This operation is not allowed while the cluster is in limited-write mode"),
 }
 KMU_DEFAULT_ERROR = (0xB3, "HSM Error: This operation violates the current configured/FIPS policies")
 
@@ -128,6 +132,11 @@ CLI_ERRORS = {
     "invalid_key_type": "Invalid key type or curve",
     "invalid_quorum": "The key quorum value cannot exceed the number of users associated with the key",
     "id_not_unique": "Key id is not unique",
+    # HSM-type migration (NOT CONFIRMED: AWS lists what limited-write mode refuses, and that user replicate does not
+    # go from hsm2m.medium to hsm1.medium, but shows no error text for either).
+    "limited_write": "The cluster is in limited-write mode while its HSM type is being migrated: user, quorum, "
+    "mTLS, token key creation or deletion and key attribute changes are refused until the cluster is ACTIVE",
+    "replicate_to_older_type": "User replicate does not support syncing users from hsm2m.medium to hsm1.medium",
     # Mutual TLS (NOT CONFIRMED: AWS documents no error texts for the cluster mtls commands or a refused handshake).
     "mtls_refused": "Unable to connect to the cluster: the HSM requires mutual TLS and rejected the client "
     "certificate (none presented, or not signed by a registered trust anchor, or expired)",

@@ -335,3 +335,94 @@ def test_present_on_a_deleted_cluster_id_is_refused(aws, capsys):
     result = run({"cluster_id": cluster_id, "backup_retention_days": 10}, capsys)
     assert result["failed"] is True
     assert "Cluster %s is DELETED" % cluster_id in result["msg"]
+
+
+def active_hsm1_cluster(aws, hsms=1):
+    _vpc, subnets = make_subnets()
+    cluster_id = create_cluster(subnets, name="legacy", HsmType="hsm1.medium")["ClusterId"]
+    zones = sorted(describe_cluster(cluster_id)["SubnetMapping"])
+    add_hsm(cluster_id, zones[0])
+    signed, anchor = sign_csr(describe_cluster(cluster_id)["Certificates"]["ClusterCsr"])
+    client("cloudhsmv2").initialize_cluster(ClusterId=cluster_id, SignedCert=signed, TrustAnchor=anchor)
+    describe_cluster(cluster_id)
+    aws.activate_cluster(cluster_id)
+    for index in range(1, hsms):
+        add_hsm(cluster_id, zones[index % len(zones)])
+    describe_cluster(cluster_id)
+    return cluster_id
+
+
+def test_hsm_type_migration_check_mode_predicts_and_calls_nothing(aws, capsys, api_calls):
+    cluster_id = active_hsm1_cluster(aws, hsms=2)
+    del api_calls[:]
+    result = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium"}, capsys, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert mutating(api_calls) == []
+    assert result["cluster"]["state"] == "MODIFY_IN_PROGRESS"
+    change = result["hsm_type_change"]
+    assert (change["from_type"], change["to_type"], change["rollback"]) == ("hsm1.medium", "hsm2m.medium", False)
+    assert (change["hsms_total"], change["hsms_done"], change["expected_seconds_left"]) == (2, 0, 3600)
+    assert change["rollback_expiration"].endswith("Z")
+    assert result["diff"]["before"]["hsm_type"] == "hsm1.medium"
+    assert result["diff"]["after"]["hsm_type"] == "hsm2m.medium"
+    assert describe_cluster(cluster_id)["HsmType"] == "hsm1.medium"
+
+
+def test_hsm_type_migration_without_wait_reports_progress_and_a_rerun_calls_nothing(aws, capsys, api_calls):
+    cluster_id = active_hsm1_cluster(aws, hsms=2)
+    aws.transitions.set_seconds({"cluster_modify": 60})
+    del api_calls[:]
+    started = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium", "wait": False}, capsys)
+    assert started["changed"] is True
+    assert [name for _region, name in mutating(api_calls)] == ["ModifyCluster"]
+    change = started["hsm_type_change"]
+    assert change["state"] == "MODIFY_IN_PROGRESS" and change["hsms_done"] == 0 and change["hsms_total"] == 2
+    deadline = started["cluster"]["hsm_type_rollback_expiration"]
+    assert deadline and change["rollback_expiration"].startswith(deadline[:16])
+    del api_calls[:]
+    rerun = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium", "wait": False}, capsys)
+    assert rerun["changed"] is False and mutating(api_calls) == []
+    assert rerun["hsm_type_change"]["state"] == "MODIFY_IN_PROGRESS"  # still under way: progress shown
+    # A rollback while the migration runs is refused before any call: the cluster is not ACTIVE.
+    refused = run({"cluster_id": cluster_id, "hsm_type": "hsm1.medium", "wait": False}, capsys)
+    assert refused["failed"] is True and "MODIFY_IN_PROGRESS" in refused["msg"] and mutating(api_calls) == []
+
+
+def test_hsm_type_migration_waits_then_rollback_within_the_window(aws, capsys, api_calls):
+    cluster_id = active_hsm1_cluster(aws)
+    migrated = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium"}, capsys)
+    assert migrated["cluster"]["state"] == "ACTIVE" and migrated["cluster"]["hsm_type"] == "hsm2m.medium"
+    assert migrated["hsm_type_change"]["hsms_done"] == 1
+    assert {hsm["hsm_type"] for hsm in migrated["cluster"]["hsms"]} == {"hsm2m.medium"}
+    del api_calls[:]
+    again = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium"}, capsys)
+    assert again["changed"] is False and mutating(api_calls) == [] and "hsm_type_change" not in again
+    rolled_back = run({"cluster_id": cluster_id, "hsm_type": "hsm1.medium"}, capsys)
+    assert rolled_back["changed"] is True
+    assert rolled_back["hsm_type_change"]["rollback"] is True
+    assert rolled_back["hsm_type_change"]["rollback_expiration"] is None
+    assert describe_cluster(cluster_id)["HsmType"] == "hsm1.medium"
+
+
+def test_rollback_after_the_window_is_refused_naming_the_deadline(aws, capsys, api_calls):
+    cluster_id = active_hsm1_cluster(aws)
+    migrated = run({"cluster_id": cluster_id, "hsm_type": "hsm2m.medium"}, capsys)
+    deadline = migrated["hsm_type_change"]["rollback_expiration"]
+    aws.time_passes(cluster_id, 24 * 3600 + 1)
+    del api_calls[:]
+    for check_mode in (True, False):
+        refused = run({"cluster_id": cluster_id, "hsm_type": "hsm1.medium"}, capsys, check_mode=check_mode)
+        assert refused["failed"] is True
+        assert "rollback window closed at" in refused["msg"] and "HsmTypeRollbackExpiration" in refused["msg"]
+    closed_at = refused["msg"].split("closed at ")[1].split(" ")[0]
+    assert closed_at < deadline  # the deadline moved a day back, and the message names where it is now
+    assert mutating(api_calls) == []
+    assert describe_cluster(cluster_id)["HsmType"] == "hsm2m.medium"
+
+
+def test_hsm_type_change_refuses_other_directions(aws, capsys, api_calls):
+    cluster_id = initialized_cluster(make_subnets()[1])  # hsm2m.medium from the start: nothing to roll back
+    del api_calls[:]
+    refused = run({"cluster_id": cluster_id, "hsm_type": "hsm1.medium"}, capsys)
+    assert refused["failed"] is True and "no HsmTypeRollbackExpiration" in refused["msg"]
+    assert mutating(api_calls) == []

@@ -138,3 +138,33 @@ def test_a_source_that_is_gone_can_be_pinned_and_its_clones_still_proven(aws, ca
     assert result["failed"]  # the clone does not lead to the pinned id
     result = run(dict(settings(source_id=source_id)), capsys)
     assert [(m["cluster_id"], m["proof"]) for m in result["members"]] == [(source_id, "pinned"), (clone_id, "lineage")]
+
+
+def test_a_member_in_limited_write_mode_is_refused_on_request_saying_until_when(aws, capsys, api_calls):
+    from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import add_hsm
+    from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import describe_cluster
+    from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.cloudhsm_aws_fixtures import sign_csr
+
+    _vpc, subnets = make_subnets()
+    source_id = create_cluster(subnets, name="primary", HsmType="hsm1.medium")["ClusterId"]
+    add_hsm(source_id, sorted(describe_cluster(source_id)["SubnetMapping"])[0])
+    signed, anchor = sign_csr(describe_cluster(source_id)["Certificates"]["ClusterCsr"])
+    client("cloudhsmv2").initialize_cluster(ClusterId=source_id, SignedCert=signed, TrustAnchor=anchor)
+    describe_cluster(source_id)
+    aws.activate_cluster(source_id)
+    clone_id = clone_of(source_id, "dr-clone")
+    assert run(dict(settings(), refuse_limited_write=True), capsys)["members"][0]["limited_write"] is None
+    aws.transitions.set_seconds({"cluster_modify": 60})
+    client("cloudhsmv2").modify_cluster(ClusterId=source_id, HsmType="hsm2m.medium")
+    del api_calls[:]
+    seen = run(settings(), capsys)  # an info lookup still answers
+    view = seen["members"][0]["limited_write"]
+    assert (view["state"], view["hsm_type"], view["hsms_total"], view["hsms_done"]) == (
+        "MODIFY_IN_PROGRESS", "hsm2m.medium", 1, 0)
+    assert view["expected_end"].endswith("Z") and view["rollback_expiration"] > view["expected_end"]
+    assert seen["members"][1]["cluster_id"] == clone_id and seen["members"][1]["limited_write"] is None
+    refused = run(dict(settings(), refuse_limited_write=True), capsys)
+    assert refused["failed"] is True
+    assert "Cluster %s in us-east-1 is MODIFY_IN_PROGRESS" % source_id in refused["msg"]
+    assert "limited-write mode" in refused["msg"] and "expected around %s" % view["expected_end"][:14] in refused["msg"]
+    assert mutating(api_calls) == []
