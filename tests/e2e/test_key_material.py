@@ -18,6 +18,7 @@ import secrets
 import pytest
 
 import dr_sets
+from dr_sets import Login, objects, users_of
 
 OWNER = "payments_app"
 PARTNER = "partner_app"
@@ -33,37 +34,6 @@ def dr(tmp_path_factory):
 
 def by_region(run):
     return {c["region"]: c for c in run.clusters()}
-
-
-class Login(object):
-    """A session on a cluster's first HSM, ended on exit (session keys end with it)."""
-
-    def __init__(self, run, cluster, username, password):
-        self.run, self.hsm = run, cluster["hsm_ips"][0]
-        user = next(u for u in run.hsm_call("list_users", hsm=self.hsm)["users"] if u["name"] == username)
-        self.session = run.hsm_call("login", hsm=self.hsm, role=user["role"], username=username,
-                                    password=password)["session"]
-
-    def call(self, op, **args):
-        return self.run.hsm_call(op, hsm=self.hsm, session=self.session, **args)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *unused):
-        self.run.hsm_call("logout", hsm=self.hsm, session=self.session)
-
-
-def objects(run, cluster):
-    """Every key object the admin sees: (handle, label, class, kcv, owner, shares, session), sorted by handle."""
-    with Login(run, cluster, "admin", run.passwords["admin"]) as admin:
-        keys = admin.call("list_keys")["keys"]
-    return sorted((k["handle"], k["label"], k["class"], k["kcv"], k["owner_name"], tuple(sorted(k["shared_names"])),
-                   k["session"]) for k in keys)
-
-
-def users_of(run, cluster):
-    return sorted((u["name"], u["role"]) for u in run.hsm_call("list_users", hsm=cluster["hsm_ips"][0])["users"])
 
 
 def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
