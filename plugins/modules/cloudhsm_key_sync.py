@@ -35,8 +35,8 @@ description:
     destroyable) differ are reported under RV(destinations[].attribute_drift), each attribute with both values; the
     same key material under the same reference with another label counts as such drift, not as a key to copy.
     Nothing is changed unless O(attribute_drift) asks for it.
-  - SDK 3 reads each key's attributes (C(getAttribute)) and quorum value (C(getKeyInfo)) on every cluster: that is
-    what tells a key pair's objects apart, finds labels that changed and leaves session keys out. Where the HSM
+  - SDK 3 reads each key's attributes (C(getAttribute)) and quorum value (C(getKeyInfo)) on every cluster, which
+    tells a key pair's objects apart, finds labels that changed and leaves session keys out. Where the HSM
     refuses C(getAttribute) to the logged-in user, keys are compared by handle and owner, and the objects of a key
     pair are reported one by one.
   - A key to copy or delete that carries a key quorum value fails the module before any change, naming the keys and
@@ -138,7 +138,7 @@ options:
         they are and listed under RV(destinations[].not_aligned).
       - V(align_with_shares) does what V(align) does and also shares the clone's copy with the source's shared users
         it lacks and stops sharing it with users the source's copy is not shared with (C(key share),
-        C(key unshare)). Removing a share takes a user's access to the key away on that clone: choose this only
+        C(key unshare)). Removing a share takes a user's access to the key away on that clone, so choose this only
         when the source's shares are the ones wanted.
       - Check mode lists under RV(destinations[].aligned) exactly the changes the run would make.
       - SDK 5 only (C(cloudhsm_mgmt_util) has no documented way to set attributes on one clone).
