@@ -173,8 +173,8 @@ def _key_sync(data, plan):
                            "module / tool", "loop s", "loop / module"], rows))
         mixed = data[sdk].get("mixed") or {}
         if mixed:
-            out.append("\nMixed set (N key objects: 60%% the objects of key pairs, two EC P-256 pairs and one RSA "
-                       "2048 pair in every ten objects; 20%% AES keys shared with a second crypto user; 20%% plain AES "
+            out.append("\nMixed set (N key objects: 60% the objects of key pairs, two EC P-256 pairs and one RSA "
+                       "2048 pair in every ten objects; 20% AES keys shared with a second crypto user; 20% plain AES "
                        "keys). The module reports a pair as one entry (*entries*); the tool alone and the loop copy "
                        "each object.\n")
             out.append(_table(["N objects", "entries", "module s", "process s", "tool alone s", "module / tool",

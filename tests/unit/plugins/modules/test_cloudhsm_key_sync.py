@@ -250,3 +250,15 @@ def test_align_is_refused_on_sdk3_before_any_change(hsm, capsys):
     result = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"], attribute_drift="align")
     assert result["failed"] is True and "attribute_drift=align need SDK 5" in result["msg"]
     assert hsm.state()["clusters"]["c2"]["keys"] == {}
+
+
+def test_sdk3_sync_falls_back_to_handles_when_get_attribute_is_refused(hsm, capsys):
+    state = hsm.state()
+    state["get_attribute_refused"] = True
+    hsm.write(state)
+    synced = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"])
+    assert synced["changed"] is True and synced["summary"]["synced"] == 7
+    assert [k["owner"] for k in synced["destinations"][0]["synced"]] == ["alice"] * 7
+    assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
+    again = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"])
+    assert again["changed"] is False and again["summary"]["already_present"] == 7 and again["summary"]["drift"] == 0

@@ -586,6 +586,11 @@ class FakeCmu(Fake):
                          index, host, len(entries), len(entries), ",".join(entries), index, host))
 
     def cmd_getAttribute(self, args):
+        if self.state.get("get_attribute_refused"):
+            # AWS lists getAttribute as a crypto-user command: a cluster may refuse it to an admin.
+            self.out("getAttribute failed: HSM Error: Permission denied for this operation\ngetAttribute failed on "
+                     "server %d(%s)\n" % (self.server, self.hosts[self.server]))
+            return
         cluster = self.cluster(self.state["servers"][self.server])
         key = cluster["keys"][args[0]]
         self.out("Attribute Value on server %d(%s):\nOBJ_ATTR_CLASS\n0x04\nOBJ_ATTR_KEY_TYPE\n0x%02x\nOBJ_ATTR_TOKEN\n"
