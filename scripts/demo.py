@@ -309,7 +309,8 @@ class DemoRun:
             origin = "   from backup " + row["source_backup_id"] if row["source_backup_id"] else ""
             self.say("         HSMs %s%s" % (", ".join(row["hsm_ips"]), origin))
             self.say("         users %s" % ", ".join("%s (%s)" % user for user in row["users"]))
-            self.say("         keys  %s" % ", ".join(self.describe_key(k) for k in row["keys"]))
+            for index, key in enumerate(row["keys"]):
+                self.say("         %s %s" % ("keys " if index == 0 else "     ", self.describe_key(key)))
         self.say("  users and keys match in every cluster: %s" % ("yes" if report["match"] else "NO"))
 
     # -- KMS custom key stores ------------------------------------------------------------------------------

@@ -118,7 +118,10 @@ class KeySync(object):
             if params["purge"]:
                 unsupported.append("purge")
             if mode != "report":
-                unsupported.append("attribute_drift=%s" % mode)
+                fail(self.module, "attribute_drift=%s needs SDK 5: the cloudhsm_mgmt_util (SDK 3) setAttribute "
+                                  "command's arguments and answers are not documented well enough to change keys on "
+                                  "a clone safely. Use attribute_drift=report (the drift stays in the report) and "
+                                  "align the keys by hand as their owner; nothing was changed." % mode)
             if unsupported:
                 fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
                                   "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
@@ -310,7 +313,7 @@ class KeySync(object):
                       kept=[dict(_brief(k), reason=reason) for k, reason in kept],
                       extra=_entries(plan.extra),
                       differing=[dict(_brief(k), reason=reason) for k, reason in plan.conflicts],
-                      attribute_drift=[_drift_entry(*item) for item in plan.differing],
+                      attribute_drift=[_drift_entry(*item) for item in plan.differing], aligned=[], not_aligned=[],
                       keys_held=len(view.keys), users_held=len(_manageable(view.users)),
                       users_missing=sorted(source_names - names), users_extra=sorted(names - source_names))
         report["drift"] = (len(_entries(plan.replicate)) + len(group_pairs([k for k, unused in plan.blocked]))

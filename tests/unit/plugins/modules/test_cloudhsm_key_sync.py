@@ -248,7 +248,7 @@ def test_align_without_the_owner_password_fails_before_any_change(hsm, capsys):
 
 def test_align_is_refused_on_sdk3_before_any_change(hsm, capsys):
     result = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"], attribute_drift="align")
-    assert result["failed"] is True and "attribute_drift=align need SDK 5" in result["msg"]
+    assert result["failed"] is True and "attribute_drift=align needs SDK 5" in result["msg"]
     assert hsm.state()["clusters"]["c2"]["keys"] == {}
 
 
