@@ -204,12 +204,12 @@ class KeySyncBench(object):
                              % (copied, count, result.returncode, result.stderr[-400:]))
         return {"wall_s": round(seconds, 3), "tool_peak_rss_mb": tool_proc.peak_mb}
 
-    def profile_module(self, count, top=12):
+    def profile_module(self, count, top=12, mixed=False):
         """cProfile of one module run (the module file run directly, as AnsiballZ would), hottest functions first."""
         import cProfile
         import pstats
 
-        clone = self.fresh_clone(count)
+        clone = self.fresh_clone(count, mixed)
         args = {"sdk": self.sdk, "client_bin_dir": self.bin_dir, "source": clone["source"],
                 "destinations": [clone["destination"]], "owner": OWNER, "username": "admin",
                 "password": self.password, "timeout": 600}
