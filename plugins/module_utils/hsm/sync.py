@@ -127,14 +127,13 @@ class KeySync(object):
                                   "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
                                       ", ".join(unsupported)))
         selection = self._selection()
-        # SDK 3: findAllKeys gives handles, owners and shares only; each key's attributes (label, class, pair link,
-        # token flag, key check value) and quorum value come from getAttribute and getKeyInfo.
-        details = self.driver.sdk == "3"
-        source_view = session.read_view(params["source"], keys=True, key_details=details)
+        # Every key's attributes (label, class, pair link, token flag, key check value) and quorum value: what tells
+        # a pair's objects apart, finds changed labels and leaves session keys out (SDK 3 reads them key by key).
+        source_view = session.read_view(params["source"], keys=True, key_details=True)
         source_keys = with_pair_partners(select_keys(source_view.keys, **selection), source_view.keys)
         destinations = []
         for name in params["destinations"]:
-            view = session.read_view(name, keys=True, key_details=details)
+            view = session.read_view(name, keys=True, key_details=True)
             destinations.append((view, with_pair_partners(select_keys(view.keys, **selection), view.keys)))
         assumed = dict((str(name), list(users or [])) for name, users in (params["assume_users"] or {}).items())
         plans = plan_key_sync(source_keys, destinations, purge=params["purge"], purge_labels=params["purge_labels"],
