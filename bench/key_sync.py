@@ -13,6 +13,10 @@ every run copies N keys:
   ``cloudhsm_mgmt_util``), timed from process start to exit;
 - loop (baseline b): ``bench/playbooks/key_loop.yml``, one client command per key, measured at 0 and L keys and
   extrapolated linearly to larger N.
+
+The mixed set (``mixed_sizes``): N key objects of which 60% are the objects of key pairs (two EC P-256 pairs and
+one RSA 2048 pair in every ten objects), 20% AES keys shared with a second crypto user and 20% plain AES keys. The
+module reports a pair as one entry; the tool alone and the loop copy each object.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ REGION = "us-east-1"
 ZONE = REGION + "a"
 HSM_TYPES = {"5": "hsm2m.medium", "3": "hsm1.medium"}
 OWNER = "bench_cu"
+PARTNER = "bench_partner"
+# Ten objects of the mixed set: (kind, objects): two EC pairs, one RSA pair, two shared keys, two plain keys.
+MIXED_CYCLE = (("ec", 2), ("ec", 2), ("rsa", 2), ("shared", 1), ("shared", 1), ("aes", 1), ("aes", 1))
 
 
 def tool_env(root):
@@ -67,32 +74,50 @@ class KeySyncBench(object):
         self.serial = 0
 
     # --------------------------------------------------------------------------------------------- set-up
-    def make_source(self, count):
-        """A source cluster holding ``count`` keys of OWNER, and the backup (users, no keys) clones start from."""
+    def make_source(self, count, mixed=False):
+        """A source cluster holding ``count`` key objects of OWNER (all AES keys, or the mixed set), and the backup
+        (users, no keys) clones start from."""
         started = time.monotonic()
-        cluster_id, ip = create_cluster_with_hsm(self.hsm_client, self.subnet, ZONE, "bench-src-%d" % count,
+        cluster_id, ip = create_cluster_with_hsm(self.hsm_client, self.subnet, ZONE,
+                                                 "bench-src-%s%d" % ("mixed-" if mixed else "", count),
                                                  HSM_TYPES[self.sdk])
         initialize_cluster(self.hsm_client, self.ca, cluster_id)
         self.sim.hsm("activate", hsm=ip, password=self.password)
         admin = self.sim.hsm("login", hsm=ip, role="CO", username="admin", password=self.password)["session"]
         self.sim.hsm("create_user", hsm=ip, session=admin, role="CU", username=OWNER, password=self.cu_password)
+        if mixed:
+            self.sim.hsm("create_user", hsm=ip, session=admin, role="CU", username=PARTNER,
+                         password=self.cu_password)
         self.sim.hsm("logout", session=admin)
         backup_id = self.sim.call("POST", "/_sim/clusters/%s/backup" % cluster_id)["backup"]["BackupId"]
         wait_until(lambda: self.hsm_client.describe_backups(Filters={"backupIds": [backup_id]})["Backups"][0],
                    lambda b: b["BackupState"] == "READY", "backup %s" % backup_id)
         session = self.sim.hsm("login", hsm=ip, role="CU", username=OWNER, password=self.cu_password)["session"]
-        handles = []
-        for index in range(count):
-            key = self.sim.hsm("generate_key", hsm=ip, session=session, key_type="aes", size=32,
-                               label="bench-%d-%d" % (count, index), extractable=False)["key"]
-            handles.append(key["handle"])
+        handles, entries = [], 0
+        kinds = [kind for kind, objects in MIXED_CYCLE for unused in range(objects if kind not in ("ec", "rsa") else 1)]
+        while len(handles) < count:
+            kind = kinds[entries % len(kinds)] if mixed else "aes"
+            label = "bench-%d-%d" % (count, entries)
+            if kind in ("ec", "rsa") and count - len(handles) >= 2:
+                shape = dict(modulus_bits=2048) if kind == "rsa" else dict(curve="secp256r1")
+                made = self.sim.hsm("generate_key_pair", hsm=ip, session=session, key_type=kind, public_label=label,
+                                    private_label=label, extractable=False, **shape)
+                handles.extend([made["public_key"]["handle"], made["private_key"]["handle"]])
+            else:
+                share = [PARTNER] if kind == "shared" else []
+                key = self.sim.hsm("generate_key", hsm=ip, session=session, key_type="aes", size=32, label=label,
+                                   extractable=False, share=share)["key"]
+                handles.append(key["handle"])
+            entries += 1
         self.sim.hsm("logout", session=session)
-        self.sources[count] = {"cluster_id": cluster_id, "ip": ip, "backup_id": backup_id, "handles": handles}
-        log("SDK %s: source with %d keys ready in %.1f s" % (self.sdk, count, time.monotonic() - started))
+        self.sources[(count, mixed)] = {"cluster_id": cluster_id, "ip": ip, "backup_id": backup_id,
+                                        "handles": handles, "entries": entries}
+        log("SDK %s: source with %d %skey objects (%d entries) ready in %.1f s" % (
+            self.sdk, count, "mixed " if mixed else "", entries, time.monotonic() - started))
 
-    def fresh_clone(self, count):
+    def fresh_clone(self, count, mixed=False):
         """A new clone of the N-key source (none of its keys) and the client configured for source + clone."""
-        source = self.sources[count]
+        source = self.sources[(count, mixed)]
         self.serial += 1
         clone_id, clone_ip = create_cluster_with_hsm(self.hsm_client, self.subnet, ZONE,
                                                      "bench-clone-%d" % self.serial, HSM_TYPES[self.sdk],
@@ -122,8 +147,8 @@ class KeySyncBench(object):
         finally:
             self.sim.hsm("logout", session=session)
 
-    def key_refs(self, count):
-        handles = self.sources[count]["handles"]
+    def key_refs(self, count, mixed=False):
+        handles = self.sources[(count, mixed)]["handles"]
         if self.sdk == "5":
             return ["0x%016x" % handle for handle in handles]
         return [str(handle) for handle in handles]
@@ -140,9 +165,10 @@ class KeySyncBench(object):
         return [ANSIBLE_PLAYBOOK, os.path.join(PLAYBOOKS, playbook), "-i", "localhost,", "-c", "local",
                 "-e", "@" + vars_file, "-e", "@" + self.secrets_file]
 
-    def run_module(self, count):
-        clone = self.fresh_clone(count)
-        command = self.playbook_command("key_sync.yml", clone, count)
+    def run_module(self, count, mixed=False):
+        clone = self.fresh_clone(count, mixed)
+        # A key pair is one entry of the module's result.
+        command = self.playbook_command("key_sync.yml", clone, self.sources[(count, mixed)]["entries"])
         with PeakMemory("AnsiballZ_cloudhsm_key_sync") as module_proc:
             run = run_playbook(command, self.sim.env, os.path.join(self.work_dir, "module-%d.log" % self.serial))
         copied = self.keys_on(clone["clone_ip"])
@@ -150,9 +176,9 @@ class KeySyncBench(object):
             raise BenchError("module run left %d of %d keys on the clone" % (copied, count))
         return {"wall_s": round(run.seconds, 3), "module_s": module_proc.seconds, "module_peak_rss_mb": module_proc.peak_mb}
 
-    def run_tool_alone(self, count):
-        clone = self.fresh_clone(count)
-        refs = self.key_refs(count)
+    def run_tool_alone(self, count, mixed=False):
+        clone = self.fresh_clone(count, mixed)
+        refs = self.key_refs(count, mixed)
         if self.sdk == "5":
             argv = [os.path.join(self.bin_dir, "cloudhsm-cli"), "interactive", "--cluster-id", clone["source"]]
             lines = ["login --username admin --role admin --password=%s" % self.password,
@@ -178,12 +204,12 @@ class KeySyncBench(object):
                              % (copied, count, result.returncode, result.stderr[-400:]))
         return {"wall_s": round(seconds, 3), "tool_peak_rss_mb": tool_proc.peak_mb}
 
-    def profile_module(self, count, top=12):
+    def profile_module(self, count, top=12, mixed=False):
         """cProfile of one module run (the module file run directly, as AnsiballZ would), hottest functions first."""
         import cProfile
         import pstats
 
-        clone = self.fresh_clone(count)
+        clone = self.fresh_clone(count, mixed)
         args = {"sdk": self.sdk, "client_bin_dir": self.bin_dir, "source": clone["source"],
                 "destinations": [clone["destination"]], "owner": OWNER, "username": "admin",
                 "password": self.password, "timeout": 600}
@@ -212,9 +238,9 @@ class KeySyncBench(object):
         return {"keys": count, "wall_s": round(seconds, 2), "copied": self.keys_on(clone["clone_ip"]),
                 "stats_file": stats_file, "top_self": rows[:top]}
 
-    def run_loop(self, count):
-        clone = self.fresh_clone(count)
-        refs = self.key_refs(count)
+    def run_loop(self, count, mixed=False):
+        clone = self.fresh_clone(count, mixed)
+        refs = self.key_refs(count, mixed)
         command = self.playbook_command("key_loop.yml", clone, count, {"bench_keys": refs})
         run = run_playbook(command, self.sim.env, os.path.join(self.work_dir, "loop-%d.log" % self.serial))
         copied = self.keys_on(clone["clone_ip"])
@@ -223,38 +249,54 @@ class KeySyncBench(object):
         return {"wall_s": round(run.seconds, 3)}
 
 
-def run(sim, work_dir, ca, sdks, sizes, loop_sizes, repetitions):
-    """Returns {"sdk5": {...}, "sdk3": {...}} with per-N medians, raw runs, the loop model and the ratios."""
+def measure(bench, count, repetitions, mixed=False):
+    """Module and tool-alone runs of one N (alternating), as medians and raw runs."""
+    runs = {"module": [], "tool": []}
+    for repetition in range(repetitions):
+        # Alternate the order so that drift in the machine's load hits both sides alike.
+        order = ("module", "tool") if repetition % 2 == 0 else ("tool", "module")
+        for kind in order:
+            runs[kind].append(bench.run_module(count, mixed) if kind == "module"
+                              else bench.run_tool_alone(count, mixed))
+    module_wall = median([r["wall_s"] for r in runs["module"]])
+    tool_wall = median([r["wall_s"] for r in runs["tool"]])
+    return {
+        "module_wall_s": module_wall,
+        "module_process_s": median([r["module_s"] for r in runs["module"]]),
+        "module_peak_rss_mb": max(r["module_peak_rss_mb"] or 0 for r in runs["module"]),
+        "module_keys_per_s": round(count / module_wall, 1),
+        "tool_wall_s": tool_wall,
+        "tool_keys_per_s": round(count / tool_wall, 1),
+        "tool_peak_rss_mb": max(r["tool_peak_rss_mb"] or 0 for r in runs["tool"]),
+        "module_over_tool": round(module_wall / tool_wall, 3),
+        "module_process_over_tool": round(median([r["module_s"] for r in runs["module"]]) / tool_wall, 3),
+        "entries": bench.sources[(count, mixed)]["entries"],
+        "runs": runs,
+    }
+
+
+def run(sim, work_dir, ca, sdks, sizes, loop_sizes, repetitions, mixed_sizes=()):
+    """Returns {"sdk5": {...}, "sdk3": {...}} with per-N medians, raw runs, the loop model and the ratios; the mixed
+    set's figures under "mixed"."""
     results = {}
     for index, sdk in enumerate(sdks):
         bench = KeySyncBench(sim, work_dir, sdk, ca, "10.%d" % (60 + index))
         loop_source = max(loop_sizes) if loop_sizes else 0
         for count in sorted(set(sizes) | ({loop_source} if loop_source else set())):
             bench.make_source(count)
+        for count in mixed_sizes:
+            bench.make_source(count, mixed=True)
         per_size = {}
-        for count in sizes:
-            runs = {"module": [], "tool": []}
-            for repetition in range(repetitions):
-                # Alternate the order so that drift in the machine's load hits both sides alike.
-                order = ("module", "tool") if repetition % 2 == 0 else ("tool", "module")
-                for kind in order:
-                    runs[kind].append(bench.run_module(count) if kind == "module" else bench.run_tool_alone(count))
-            module_wall = median([r["wall_s"] for r in runs["module"]])
-            tool_wall = median([r["wall_s"] for r in runs["tool"]])
-            per_size[count] = {
-                "module_wall_s": module_wall,
-                "module_process_s": median([r["module_s"] for r in runs["module"]]),
-                "module_peak_rss_mb": max(r["module_peak_rss_mb"] or 0 for r in runs["module"]),
-                "module_keys_per_s": round(count / module_wall, 1),
-                "tool_wall_s": tool_wall,
-                "tool_keys_per_s": round(count / tool_wall, 1),
-                "tool_peak_rss_mb": max(r["tool_peak_rss_mb"] or 0 for r in runs["tool"]),
-                "module_over_tool": round(module_wall / tool_wall, 3),
-                "module_process_over_tool": round(median([r["module_s"] for r in runs["module"]]) / tool_wall, 3),
-                "runs": runs,
-            }
+        for count in list(sizes):
+            per_size[count] = measure(bench, count, repetitions)
             log("SDK %s N=%d: module %.2f s (process %.2f s), tool alone %.2f s"
-                % (sdk, count, module_wall, per_size[count]["module_process_s"] or 0, tool_wall))
+                % (sdk, count, per_size[count]["module_wall_s"], per_size[count]["module_process_s"] or 0,
+                   per_size[count]["tool_wall_s"]))
+        mixed = {}
+        for count in mixed_sizes:
+            mixed[count] = measure(bench, count, repetitions, mixed=True)
+            log("SDK %s mixed N=%d: module %.2f s, tool alone %.2f s"
+                % (sdk, count, mixed[count]["module_wall_s"], mixed[count]["tool_wall_s"]))
         loop = {"measured": {}}
         for count in ([0] + list(loop_sizes)) if loop_sizes else []:
             if count == 0:
@@ -274,11 +316,14 @@ def run(sim, work_dir, ca, sdks, sizes, loop_sizes, repetitions):
             per_key = (loop["measured"][top]["wall_s"] - fixed) / float(top)
             loop["fixed_s"] = round(fixed, 3)
             loop["per_key_s"] = round(per_key, 4)
-            for count, row in per_size.items():
-                measured = loop["measured"].get(count)
+            # The loop copies one object per command, so the mixed set's loop is its objects' count of commands.
+            rows = [(count, row, loop["measured"].get(count)) for count, row in per_size.items()]
+            rows += [(count, row, None) for count, row in mixed.items()]
+            for count, row, measured in rows:
                 loop_wall = measured["wall_s"] if measured else fixed + per_key * count
                 row["loop_wall_s"] = round(loop_wall, 2)
                 row["loop_measured"] = bool(measured)
                 row["loop_over_module"] = round(loop_wall / row["module_wall_s"], 1)
-        results["sdk%s" % sdk] = {"sizes": {str(k): v for k, v in per_size.items()}, "loop": loop}
+        results["sdk%s" % sdk] = {"sizes": {str(k): v for k, v in per_size.items()}, "loop": loop,
+                                  "mixed": {str(k): v for k, v in mixed.items()}}
     return results

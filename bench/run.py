@@ -33,9 +33,9 @@ import key_sync  # noqa: E402  pylint: disable=wrong-import-position
 import report  # noqa: E402  pylint: disable=wrong-import-position
 import waits  # noqa: E402  pylint: disable=wrong-import-position
 
-FULL = {"sizes": [100, 1000, 10000], "loop_sizes": [50], "repetitions": 3, "wait_lengths": [30, 120, 600],
-        "fanout_transition_s": 3, "sdks": ["5", "3"], "critical_scales": [0.5, 2.0]}
-QUICK = {"sizes": [20, 200], "loop_sizes": [10], "repetitions": 3, "wait_lengths": [5, 20],
+FULL = {"sizes": [100, 1000, 10000], "mixed_sizes": [1000], "loop_sizes": [50], "repetitions": 3,
+        "wait_lengths": [30, 120, 600], "fanout_transition_s": 3, "sdks": ["5", "3"], "critical_scales": [0.5, 2.0]}
+QUICK = {"sizes": [20, 200], "mixed_sizes": [50], "loop_sizes": [10], "repetitions": 3, "wait_lengths": [5, 20],
          "fanout_transition_s": 1, "sdks": ["5", "3"], "critical_scales": [0.05, 0.15]}
 
 
@@ -57,7 +57,7 @@ def key_sync_lane(work_dir, plan):
     with common.Simulator(os.path.join(work_dir, "sim-keysync.log")) as sim:
         ca = common.CertificateAuthority()
         results = key_sync.run(sim, work_dir, ca, plan["sdks"], plan["sizes"], plan["loop_sizes"],
-                               plan["repetitions"])
+                               plan["repetitions"], plan["mixed_sizes"])
         top = max(plan["sizes"])
         profiles = {}
         for sdk in plan["sdks"]:
@@ -111,6 +111,10 @@ def main(argv=None):
     parser.add_argument("--scales", default=None,
                         help="two comma-separated seconds per unit for the critical-path lane (default %s)" % (
                             ",".join("%g" % x for x in FULL["critical_scales"])))
+    parser.add_argument("--sizes", default=None,
+                        help="comma-separated N of the key sync lane (default 100,1000,10000); a partial run")
+    parser.add_argument("--mixed-sizes", default=None,
+                        help="comma-separated N of the key sync lane's mixed set (default 1000; 'none' for none)")
     args = parser.parse_args(argv)
     lanes_wanted = [name.strip() for name in args.lanes.split(",") if name.strip()]
     unknown = sorted(set(lanes_wanted) - set(LANES))
@@ -127,6 +131,9 @@ def main(argv=None):
         plan["critical_scales"] = sorted(float(x) for x in args.scales.split(",") if x.strip())
         if len(plan["critical_scales"]) != 2:
             parser.error("--scales takes two values (seconds per unit), e.g. 0.1,0.3")
+    for name, value in (("sizes", args.sizes), ("mixed_sizes", args.mixed_sizes)):
+        if value:
+            plan[name] = [int(n) for n in value.split(",") if n.strip() and n.strip() != "none"]
     plan["lanes"] = lanes_wanted
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="hsmops-bench-")
     os.makedirs(work_dir, exist_ok=True)
@@ -154,7 +161,8 @@ def main(argv=None):
     machine["load_average_at_end"] = list(os.getloadavg())
     options = (["--quick"] if args.quick else []) + (["--sdks", args.sdks] if args.sdks else []) + (
         ["--scales", args.scales] if args.scales else []) + (
-        ["--lanes", ",".join(lanes_wanted)] if lanes_wanted != list(LANES) else [])
+        ["--lanes", ",".join(lanes_wanted)] if lanes_wanted != list(LANES) else []) + (
+        ["--sizes", args.sizes] if args.sizes else []) + (["--mixed-sizes", args.mixed_sizes] if args.mixed_sizes else [])
     document = {
         "command": "make bench" + ("  (bench/run.py %s)" % " ".join(options) if options else ""),
         "plan": plan,

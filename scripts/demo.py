@@ -285,7 +285,8 @@ class DemoRun:
             self.hsm_call("logout", hsm=hsm, session=session)
         return {
             "users": sorted((u["name"], u["role"]) for u in users),
-            "keys": sorted((k["label"], k["key_type"], k["size"], k["kcv"], k["owner_name"]) for k in keys),
+            "keys": sorted((k["label"], k["key_type"], k["size"], k["kcv"], k["owner_name"], k["class"],
+                            tuple(sorted(k["shared_names"]))) for k in keys),
         }
 
     def report(self):
@@ -298,14 +299,22 @@ class DemoRun:
             r["users"] == reference["users"] and r["keys"] == reference["keys"] for r in rows)
         return {"clusters": rows, "match": matching}
 
+    @staticmethod
+    def describe_key(key):
+        """One key object of hsm_state: label, type, class (of a pair), owner and shares."""
+        label, key_type, size, kcv, owner, key_class, shared = key
+        kind = "%s-%d" % (key_type, size * 8) if key_class == "secret-key" else "%s %s" % (key_type, key_class)
+        sharing = ", shared with %s" % "+".join(shared) if shared else ""
+        return "%s [%s kcv %s, owner %s%s]" % (label, kind, kcv, owner, sharing)
+
     def print_report(self, report):
         for row in report["clusters"]:
             self.say("  %-6s %-10s %-18s %s  %s" % (row["role"], row["region"], row["name"], row["cluster_id"], row["state"]))
             origin = "   from backup " + row["source_backup_id"] if row["source_backup_id"] else ""
             self.say("         HSMs %s%s" % (", ".join(row["hsm_ips"]), origin))
             self.say("         users %s" % ", ".join("%s (%s)" % user for user in row["users"]))
-            self.say("         keys  %s" % ", ".join("%s [%s-%d kcv %s, owner %s]" % (k[0], k[1], k[2] * 8, k[3], k[4])
-                                                     for k in row["keys"]))
+            for index, key in enumerate(row["keys"]):
+                self.say("         %s %s" % ("keys " if index == 0 else "     ", self.describe_key(key)))
         self.say("  users and keys match in every cluster: %s" % ("yes" if report["match"] else "NO"))
 
     # -- KMS custom key stores ------------------------------------------------------------------------------
@@ -533,7 +542,7 @@ def main(argv=None):
         demo.print_report(demo.report())
         if kms:
             demo.print_clone_key_stores()
-        demo.step(5, total, "day 2: a new crypto user and a new key on the source only")
+        demo.step(5, total, "day 2: a new crypto user, a key, an RSA key pair and a shared key on the source only")
         demo.run_playbook("add_user_and_key.yml")
         demo.step(6, total, "running playbooks/sync.yml")
         run = demo.run_playbook("sync.yml")

@@ -32,9 +32,13 @@ description:
   - Session keys (C(token=false)) are never counted, copied or purged.
   - Keys both clusters hold whose label, id, shared users, key quorum values or attributes (encrypt, decrypt, wrap,
     unwrap, sign, verify, derive, extractable, sensitive, modifiable, trusted, wrap-with-trusted, private,
-    destroyable) differ are reported under RV(destinations[].attribute_drift), each attribute with both values, and
-    never changed; the same key material under the same reference with another label counts as such drift, not as
-    a key to copy. Aligning them is left to the user (C(key set-attribute), C(key share)).
+    destroyable) differ are reported under RV(destinations[].attribute_drift), each attribute with both values; the
+    same key material under the same reference with another label counts as such drift, not as a key to copy.
+    Nothing is changed unless O(attribute_drift) asks for it.
+  - SDK 3 reads each key's attributes (C(getAttribute)) and quorum value (C(getKeyInfo)) on every cluster, which
+    tells a key pair's objects apart, finds labels that changed and leaves session keys out. Where the HSM
+    refuses C(getAttribute) to the logged-in user, keys are compared by handle and owner, and the objects of a key
+    pair are reported one by one.
   - A key to copy or delete that carries a key quorum value fails the module before any change, naming the keys and
     the approval workflow (AWS does not document whether C(key replicate) needs those approvals).
   - In check mode nothing is copied or deleted and the result is the drift report.
@@ -122,6 +126,25 @@ options:
         description: Its password.
         type: str
         required: true
+  attribute_drift:
+    description:
+      - What to do with keys both clusters hold whose copies differ (RV(destinations[].attribute_drift)).
+      - V(report) changes nothing.
+      - V(align) sets the label and the usage flags (encrypt, decrypt, wrap, unwrap, sign, verify, derive,
+        trusted, wrap-with-trusted) of the clone's copy to the source's values with C(key set-attribute), logged in
+        as the key's owner (its password from O(owner_credentials), or the login when it is a crypto user). Shares
+        are not changed. Attributes fixed when a key is made (extractable, sensitive, private, modifiable,
+        destroyable, key quorum values), the id, and every attribute of a copy that is not modifiable are left as
+        they are and listed under RV(destinations[].not_aligned).
+      - V(align_with_shares) does what V(align) does and also shares the clone's copy with the source's shared users
+        it lacks and stops sharing it with users the source's copy is not shared with (C(key share),
+        C(key unshare)). Removing a share takes a user's access to the key away on that clone, so choose this only
+        when the source's shares are the ones wanted.
+      - Check mode lists under RV(destinations[].aligned) exactly the changes the run would make.
+      - SDK 5 only (C(cloudhsm_mgmt_util) has no documented way to set attributes on one clone).
+    type: str
+    choices: [report, align, align_with_shares]
+    default: report
   assume_users:
     description:
       - Destination -> user names taken as present there, for check mode after a step that would create them
@@ -148,6 +171,17 @@ EXAMPLES = r"""
     password: "{{ hsm_admin_password }}"
   check_mode: true
   register: drift
+
+- name: Copy keys and set the clone's labels and usage flags to the source's (shares are only reported)
+  hsmops.cloudhsm.cloudhsm_key_sync:
+    source: cluster-abcdefghijk
+    destinations: [cluster-bcdefghijkl]
+    attribute_drift: align
+    owner_credentials:
+      - name: payments_app
+        password: "{{ payments_app_password }}"
+    username: admin
+    password: "{{ hsm_admin_password }}"
 
 - name: SDK 3, servers of a SyncClusters.cfg (server 0 is the source HSM, 10.1.2.3 an HSM of the clone)
   hsmops.cloudhsm.cloudhsm_key_sync:
@@ -220,6 +254,21 @@ destinations:
       sample: [{key_reference: "0x0000000000000010", label: payments-kek-v2, id: "", owner: payments_app,
                 destination_key_reference: "0x0000000000000010",
                 differences: [{attribute: label, source: payments-kek-v2, destination: payments-kek}]}]
+    aligned:
+      description:
+        - Copies whose attributes O(attribute_drift) changed (in check mode, would change), as the clone held them,
+          with C(changes), each an C(attribute) with its C(before) and C(after) value, or C(attribute=shared-users)
+          with the user to C(share) or C(unshare). Empty with O(attribute_drift=report).
+      type: list
+      elements: dict
+      sample: [{key_reference: "0x0000000000000010", label: payments-kek, id: "", owner: payments_app,
+                changes: [{attribute: label, before: payments-kek, after: payments-kek-v2}]}]
+    not_aligned:
+      description:
+        - Differences O(attribute_drift) leaves as they are, each with the key, the C(attribute) and the C(reason)
+          (fixed when the key was made, a copy that is not modifiable, or shares with O(attribute_drift=align)).
+      type: list
+      elements: dict
     keys_held:
       description: How many keys the destination holds, as read before the run.
       type: int
@@ -241,7 +290,7 @@ summary:
   description: Counts over all destinations.
   returned: always
   type: dict
-  sample: {synced: 3, already_present: 117, failed: 0, purged: 0, attribute_drift: 1, drift: 4}
+  sample: {synced: 3, already_present: 117, failed: 0, purged: 0, attribute_drift: 1, aligned: 0, drift: 4}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -270,6 +319,7 @@ def main():
                 password=dict(type="str", required=True, no_log=True),
             )),
             assume_users=dict(type="dict", default={}),
+            attribute_drift=dict(type="str", default="report", choices=["report", "align", "align_with_shares"]),
         ),
         supports_check_mode=True,
     )

@@ -1,4 +1,5 @@
-"""The SDK 5 DR set the day-2 e2e modules build once each, and the summary lines a playbook run printed.
+"""The SDK 5 DR set the day-2 e2e modules build once each, the summary lines a playbook run printed, and what the
+simulated HSMs hold, read past the collection (sessions, key objects, users).
 
 A DR set here: source in us-east-1, clones in the given regions (one AZ each), one crypto user `payments_app` and
 one declared key `demo-kek` it owns, built through prepare_network.yml and clone_cluster.yml (scripts/demo.py).
@@ -76,3 +77,34 @@ def summary(playbook_run):
     start = text.rindex('TASK [Summarize the DR set]')
     body = text[text.index('"msg": [', start) + len('"msg": '):]
     return json.loads(body[:body.index("\n    ]") + len("\n    ]")])
+
+
+class Login(object):
+    """A session on a cluster's first HSM, ended on exit (session keys end with it)."""
+
+    def __init__(self, run, cluster, username, password):
+        self.run, self.hsm = run, cluster["hsm_ips"][0]
+        user = next(u for u in run.hsm_call("list_users", hsm=self.hsm)["users"] if u["name"] == username)
+        self.session = run.hsm_call("login", hsm=self.hsm, role=user["role"], username=username,
+                                    password=password)["session"]
+
+    def call(self, op, **args):
+        return self.run.hsm_call(op, hsm=self.hsm, session=self.session, **args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *unused):
+        self.run.hsm_call("logout", hsm=self.hsm, session=self.session)
+
+
+def objects(run, cluster):
+    """Every key object the admin sees: (handle, label, class, kcv, owner, shares, session), sorted by handle."""
+    with Login(run, cluster, "admin", run.passwords["admin"]) as admin:
+        keys = admin.call("list_keys")["keys"]
+    return sorted((k["handle"], k["label"], k["class"], k["kcv"], k["owner_name"], tuple(sorted(k["shared_names"])),
+                   k["session"]) for k in keys)
+
+
+def users_of(run, cluster):
+    return sorted((u["name"], u["role"]) for u in run.hsm_call("list_users", hsm=cluster["hsm_ips"][0])["users"])

@@ -1,4 +1,5 @@
-"""The `make demo` flow as a test, for SDK 5 and SDK 3: clone_cluster, a rerun, a day-2 user and key, sync.
+"""The `make demo` flow as a test, for SDK 5 and SDK 3: clone_cluster, a rerun, a day-2 user, key, key pair and
+shared key, sync; then, on the SDK 3 set, the keys real clusters hold (SDK 5: tests/e2e/test_key_material.py).
 
 The SDK 5 flow runs with the KMS settings of `make demo KMS=1` (playbooks/examples/simulator/kms.yml): kmsuser on
 every cluster and a KMS custom key store on the clone, which reruns must leave alone. Its clusters also enforce
@@ -15,9 +16,9 @@ the collection's code. The runs are serial (the two SDKs' client packages confli
 import datetime
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
-
 import time
 
 import boto3
@@ -32,9 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import demo  # noqa: E402
+import dr_sets  # noqa: E402
+from dr_sets import Login, objects, users_of  # noqa: E402
 
 DAY2_USER = "day2_user"
 DAY2_KEY = "day2-key"
+DAY2_PAIR = "day2-signing"
+DAY2_SHARED = "day2-shared"
 
 
 DAY = datetime.timedelta(days=1)
@@ -359,6 +364,9 @@ def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
     for cluster in report["clusters"]:
         assert (DAY2_USER, "CU") in cluster["users"]
         assert DAY2_KEY in [k[0] for k in cluster["keys"]]
+        # The key pair arrives whole, the shared key with its share.
+        assert sorted(k[5] for k in cluster["keys"] if k[0].startswith(DAY2_PAIR)) == ["private-key", "public-key"]
+        assert [k[6] for k in cluster["keys"] if k[0] == DAY2_SHARED] == [("payments_app",)]
 
 
 def test_an_expired_client_certificate_is_refused_and_rotating_it_is_a_sync_run(mtls_flow):
@@ -389,6 +397,91 @@ def test_sync_with_nothing_new_changes_nothing(flow):
     assert run.changed_tasks == [] and run.changed == 0
     if flow.kms:
         reconnect_clone_key_stores(flow)
+
+
+def test_sdk3_pairs_shares_a_renamed_key_and_session_keys(flow):
+    """SDK 3 (syncKey over SyncClusters.cfg): an RSA and an EC pair, a key shared by one crypto user with another,
+    a key relabelled after cloning and a session key on the source; sync.yml copies the share user first, then
+    each pair (one entry) and the shared key with owner and share; the session key is neither counted nor copied;
+    the label change is reported with both values and left; a rerun changes nothing."""
+    if flow.sdk != 3:
+        pytest.skip("the SDK 5 case is tests/e2e/test_key_material.py")
+    clusters = {c["region"]: c for c in flow.clusters()}
+    source, clone = clusters["us-east-1"], clusters["us-west-2"]
+    flow.passwords["partner_app"] = secrets.token_urlsafe(12)
+    with Login(flow, source, "admin", flow.passwords["admin"]) as admin:
+        admin.call("create_user", role="CU", username="partner_app", password=flow.passwords["partner_app"])
+    with Login(flow, source, "payments_app", flow.passwords["payments_app"]) as owner:
+        owner.call("generate_key_pair", key_type="rsa", public_label="tls-rsa", private_label="tls-rsa",
+                   modulus_bits=2048)
+        owner.call("generate_key_pair", key_type="ec", public_label="sign-ec", private_label="sign-ec",
+                   curve="secp256r1")
+        owner.call("generate_key", key_type="aes", size=32, label="shared-kek", share=["partner_app"])
+        [kek] = [k for k in owner.call("list_keys")["keys"] if k["label"] == "demo-kek"]
+        owner.call("set_attribute", name="label", value="demo-kek-v2", handle=kek["handle"])
+        owner.call("generate_key", key_type="aes", size=16, label="scratch", session_key=True)
+        held = objects(flow, source)
+        run = flow.run_playbook("sync.yml", log_name="sync-key-material", progress=False)
+        assert "scratch" in [k[1] for k in objects(flow, source)], "the session key ended before the sync did"
+
+    lines = dr_sets.summary(run)
+    copied = [line for line in lines if line.startswith("keys copied to %s this run: " % clone["cluster_id"])]
+    assert len(copied) == 1, lines
+    assert sorted(copied[0].split(": ", 1)[1].split(", ")) == ["shared-kek", "sign-ec", "tls-rsa"], lines
+    assert "users copied to %s this run: partner_app" % clone["cluster_id"] in lines, lines
+
+    on_clone = objects(flow, clone)
+    expected = sorted(k if k[1] != "demo-kek-v2" else (k[0], "demo-kek") + k[2:] for k in held if not k[6])
+    assert on_clone == expected, (on_clone, expected)
+    assert [k[5] for k in on_clone if k[1] == "shared-kek"] == [("partner_app",)]
+    assert ("partner_app", "CU") in users_of(flow, clone)
+    drift = [line for line in lines if line.startswith("drift on %s" % clone["cluster_id"])]
+    assert len(drift) == 1 and ('keys whose attributes differ [demo-kek-v2 (label "demo-kek-v2" on the source, '
+                                '"demo-kek" here)]') in drift[0], lines
+    assert lines[-1] == "differences left: 1", lines
+
+    again = flow.run_playbook("sync.yml", log_name="sync-key-material-again", progress=False)
+    assert again.changed == 0, again.changed_tasks
+    assert objects(flow, clone) == on_clone
+    assert dr_sets.summary(again)[-1] == "differences left: 1"
+
+
+def test_sdk3_cloudhsm_key_counts_more_than_20_keys_under_one_label(flow):
+    """key_mgmt_util findKey wraps long handle lists over lines; cloudhsm_key reads every line."""
+    if flow.sdk != 3:
+        pytest.skip("SDK 5 lists keys as JSON: the wrapped lists are an SDK 3 form")
+    source = next(c for c in flow.clusters() if c["region"] == "us-east-1")
+    with Login(flow, source, "payments_app", flow.passwords["payments_app"]) as owner:
+        for unused in range(21):
+            owner.call("generate_key", key_type="aes", size=32, label="bulk")
+    playbook = os.path.join(flow.run_dir, "count_bulk.yml")
+    with open(playbook, "w") as handle:
+        handle.write(COUNT_PLAYBOOK)
+    flow.run_playbook(playbook, progress=False)
+
+
+COUNT_PLAYBOOK = """---
+- name: Count the keys labelled bulk on the source through cloudhsm_key (SDK 3)
+  hosts: cloudhsm_clients
+  gather_facts: false
+  tasks:
+    - name: Look for the one key labelled bulk
+      hsmops.cloudhsm.cloudhsm_key:
+        sdk: "3"
+        label: bulk
+        username: payments_app
+        role: crypto-user
+        password: "{{ dr_passwords.payments_app }}"
+      register: bulk
+      ignore_errors: true
+
+    - name: All 21 keys were seen
+      ansible.builtin.assert:
+        that:
+          - bulk.failed
+          - "'matches 21 keys' in bulk.msg"
+        fail_msg: "{{ bulk.msg | default(bulk) }}"
+"""
 
 
 def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):

@@ -7,17 +7,22 @@ One DR set for the module (source in us-east-1, one clone in us-west-2); the sce
   both objects of each pair (reported as one entry each) and the shared key with its owner and share; the session
   key is neither counted nor copied; the label change is reported as drift with both values and left alone; a
   rerun changes nothing;
+- the same sync with ``cloudhsm_dr_key_attribute_drift: align``: check mode names the label change it would make
+  and changes nothing, the run sets the clone's label as the key's owner and names the change, a rerun changes
+  nothing;
 - a source with quorum (M of N) for user management and users to copy: the sync fails before any change with the
   approval workflow, and the clone holds exactly what it held before.
 
 Users and keys are read from the simulated HSMs themselves (scripts/demo.py), not through the collection's code.
 """
 
+import os
 import secrets
 
 import pytest
 
 import dr_sets
+from dr_sets import Login, objects, users_of
 
 OWNER = "payments_app"
 PARTNER = "partner_app"
@@ -33,37 +38,6 @@ def dr(tmp_path_factory):
 
 def by_region(run):
     return {c["region"]: c for c in run.clusters()}
-
-
-class Login(object):
-    """A session on a cluster's first HSM, ended on exit (session keys end with it)."""
-
-    def __init__(self, run, cluster, username, password):
-        self.run, self.hsm = run, cluster["hsm_ips"][0]
-        user = next(u for u in run.hsm_call("list_users", hsm=self.hsm)["users"] if u["name"] == username)
-        self.session = run.hsm_call("login", hsm=self.hsm, role=user["role"], username=username,
-                                    password=password)["session"]
-
-    def call(self, op, **args):
-        return self.run.hsm_call(op, hsm=self.hsm, session=self.session, **args)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *unused):
-        self.run.hsm_call("logout", hsm=self.hsm, session=self.session)
-
-
-def objects(run, cluster):
-    """Every key object the admin sees: (handle, label, class, kcv, owner, shares, session), sorted by handle."""
-    with Login(run, cluster, "admin", run.passwords["admin"]) as admin:
-        keys = admin.call("list_keys")["keys"]
-    return sorted((k["handle"], k["label"], k["class"], k["kcv"], k["owner_name"], tuple(sorted(k["shared_names"])),
-                   k["session"]) for k in keys)
-
-
-def users_of(run, cluster):
-    return sorted((u["name"], u["role"]) for u in run.hsm_call("list_users", hsm=cluster["hsm_ips"][0])["users"])
 
 
 def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
@@ -117,6 +91,29 @@ def test_pairs_shared_keys_and_a_renamed_key_arrive_and_session_keys_stay(dr):
     assert again.changed == 0, again.changed_tasks
     assert objects(dr, clone) == on_clone
     assert dr_sets.summary(again)[-1] == "differences left: 1"
+
+
+def test_align_previews_then_sets_the_clone_label_as_the_owner_and_a_rerun_changes_nothing(dr):
+    clone = by_region(dr)["us-west-2"]
+    before = objects(dr, clone)
+    align = os.path.join(dr.run_dir, "align.yml")
+    with open(align, "w") as handle:
+        handle.write("---\ncloudhsm_dr_key_attribute_drift: align\n")
+    change = 'demo-kek label "demo-kek" -> "%s"' % RENAMED
+    preview = dr.run_playbook("sync.yml", log_name="sync-align-check", check=True, extra_files=[align],
+                              progress=False)
+    assert "key attributes to align on %s: %s" % (clone["cluster_id"], change) in dr_sets.summary(preview)
+    assert objects(dr, clone) == before
+
+    run = dr.run_playbook("sync.yml", log_name="sync-align", extra_files=[align], progress=False)
+    lines = dr_sets.summary(run)
+    assert "key attributes aligned on %s this run: %s" % (clone["cluster_id"], change) in lines, lines
+    assert lines[-1] == "differences left: 0", lines
+    assert objects(dr, clone) == sorted(k if k[1] != "demo-kek" else (k[0], RENAMED) + k[2:] for k in before)
+
+    again = dr.run_playbook("sync.yml", log_name="sync-align-again", extra_files=[align], progress=False)
+    assert again.changed == 0, again.changed_tasks
+    assert dr_sets.summary(again)[-1] == "differences left: 0"
 
 
 def test_a_quorum_source_fails_up_front_and_no_clone_changes(dr):

@@ -19,7 +19,8 @@ A driver's ``open()`` returns a session: one tool process for the whole module r
 - ``replicate_users(users, source, destination)`` / ``replicate_keys(keys, source, destination)``: a list of
   ``OpResult`` in the order given (batched inside the one process).
 - ``generate_key(target, spec)`` -> ``Key``; ``generate_key_pair(target, spec)`` -> (public ``Key``, private
-  ``Key``); ``share_key(target, key, username, share=True)`` and ``delete_key(target, key)`` -> ``OpResult``;
+  ``Key``); ``share_key(target, key, username, share=True)``, ``set_key_attribute(target, key, name, value)``
+  (SDK 5) and ``delete_key(target, key)`` -> ``OpResult``;
   ``find_keys(target, label, key_id=None, key_class="secret-key")`` -> [``Key``] (key sessions).
 - A ``ClusterView``'s ``quorum_enabled``: an admin registered a quorum key (user management may need approvals).
 - ``close()``.

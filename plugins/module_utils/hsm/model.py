@@ -464,6 +464,67 @@ def key_differences(source, destination):
     return differences
 
 
+# What ``attribute_drift: align`` sets on a clone's copy with key set-attribute: the label and the usage flags that
+# AWS lists as changeable after a key is made (SDK 3 setAttribute documents label, encrypt, decrypt, wrap and unwrap;
+# SDK 5 key set-attribute the other modifiable usage flags). The id is left out: AWS does not document the form
+# set-attribute takes it in. Everything else (extractable, sensitive, private, modifiable, destroyable, key quorum
+# values) is fixed when a key is made, so it stays reported.
+ALIGNABLE_ATTRIBUTES = ("label", "encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "derive", "trusted",
+                        "wrap-with-trusted")
+ATTRIBUTE_DRIFT_MODES = ("report", "align", "align_with_shares")
+
+
+class Alignment(object):
+    """What ``attribute_drift`` changes on one destination copy of a key: ``changes`` holds (attribute, destination
+    value, source value) to set with key set-attribute; ``share``/``unshare`` the user names to share the copy with
+    or to stop sharing it with; ``left`` holds (attribute, reason) for the differences left as they are."""
+
+    __slots__ = ("source", "destination", "changes", "share", "unshare", "left")
+
+    def __init__(self, source, destination):
+        self.source = source
+        self.destination = destination
+        self.changes = []
+        self.share = []
+        self.unshare = []
+        self.left = []
+
+    @property
+    def work(self):
+        return bool(self.changes or self.share or self.unshare)
+
+
+def plan_alignment(differing, mode="report"):
+    """[Alignment] for the ``differing`` items of a KeyPlan: with ``align`` the alignable attributes, with
+    ``align_with_shares`` also the shared users; nothing with ``report``. A copy whose ``modifiable`` attribute is
+    false cannot be changed: all its differences are left, with the reason."""
+    if mode not in ("align", "align_with_shares"):
+        return []
+    alignments = []
+    for source, destination, differences in differing:
+        alignment = Alignment(source, destination)
+        fixed = destination.attributes.get("modifiable") is False
+        for name, mine, theirs in differences:
+            if name == "shared-users":
+                if mode != "align_with_shares":
+                    alignment.left.append((name, "shares are aligned only with attribute_drift=align_with_shares"))
+                elif fixed:
+                    alignment.left.append((name, "the copy is not modifiable"))
+                else:
+                    alignment.share = sorted(set(mine) - set(theirs))
+                    alignment.unshare = sorted(set(theirs) - set(mine))
+            elif name not in ALIGNABLE_ATTRIBUTES:
+                alignment.left.append((name, "%s cannot be changed after a key is made" % name
+                                       if name != "id" else "the id is not aligned (AWS does not document the form "
+                                                            "key set-attribute takes it in)"))
+            elif fixed:
+                alignment.left.append((name, "the copy is not modifiable (modifiable=false)"))
+            else:
+                alignment.changes.append((name, theirs, mine))
+        alignments.append(alignment)
+    return alignments
+
+
 def has_key_quorum(key):
     """True when a key needs quorum approvals for management or use (a value above 0)."""
     return bool(key.quorum) and any(value and value > 0 for value in key.quorum)

@@ -417,6 +417,14 @@ class Sdk5Session(object):
             "key", "share" if share else "unshare", filter=["key-reference=%s" % key.reference], username=username,
             role="crypto-user", cluster_id=self._target_option(target))))
 
+    def set_key_attribute(self, target, key, name, value):
+        """key set-attribute: one attribute of ``key`` (a flag as true/false); only the key's owner may."""
+        if isinstance(value, bool):
+            value = str(value).lower()
+        return self._result(self.run(command_line(
+            "key", "set-attribute", filter=["key-reference=%s" % key.reference], name=name, value=value,
+            cluster_id=self._target_option(target))))
+
     def find_keys(self, target, label, key_id=None, key_class="secret-key"):
         """Keys of class ``key_class`` (any with None) labelled ``label`` (and with id ``key_id`` when given) that
         the login sees."""

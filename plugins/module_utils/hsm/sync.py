@@ -12,8 +12,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     is_lineage_error, is_unreachable_error, key_quorum_message, lineage_message, quorum_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, group_pairs, plan_key_sync, plan_user_replication,
-    plan_user_purge, plan_users, select_keys, with_pair_partners)
+    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, group_pairs, plan_alignment, plan_key_sync,
+    plan_user_replication, plan_user_purge, plan_users, select_keys, with_pair_partners)
 
 
 def _brief(key):
@@ -42,6 +42,17 @@ def _drift_entry(source_key, destination_key, differences):
         entry["pair"] = source_key.pair
     entry["differences"] = [dict(attribute=name, source=mine, destination=theirs)
                             for name, mine, theirs in differences]
+    return entry
+
+
+def _alignment_entry(alignment):
+    """One copy aligned (or to align, in check mode): the key as the clone holds it and each change made."""
+    entry = _brief(alignment.destination)
+    if alignment.source.pair:
+        entry["pair"] = alignment.source.pair
+    entry["changes"] = ([dict(attribute=name, before=before, after=after) for name, before, after in alignment.changes]
+                        + [dict(attribute="shared-users", share=name) for name in alignment.share]
+                        + [dict(attribute="shared-users", unshare=name) for name in alignment.unshare])
     return entry
 
 
@@ -101,20 +112,28 @@ class KeySync(object):
 
     def run(self):
         params, session = self.params, self.session
+        mode = params.get("attribute_drift") or "report"
         if self.driver.sdk == "3":
             unsupported = [name for name in ("labels", "ids", "filter", "purge_labels") if params[name]]
             if params["purge"]:
                 unsupported.append("purge")
+            if mode != "report":
+                fail(self.module, "attribute_drift=%s needs SDK 5: the cloudhsm_mgmt_util (SDK 3) setAttribute "
+                                  "command's arguments and answers are not documented well enough to change keys on "
+                                  "a clone safely. Use attribute_drift=report (the drift stays in the report) and "
+                                  "align the keys by hand as their owner; nothing was changed." % mode)
             if unsupported:
                 fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
                                   "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
                                       ", ".join(unsupported)))
         selection = self._selection()
-        source_view = session.read_view(params["source"], keys=True)
+        # Every key's attributes (label, class, pair link, token flag, key check value) and quorum value: what tells
+        # a pair's objects apart, finds changed labels and leaves session keys out (SDK 3 reads them key by key).
+        source_view = session.read_view(params["source"], keys=True, key_details=True)
         source_keys = with_pair_partners(select_keys(source_view.keys, **selection), source_view.keys)
         destinations = []
         for name in params["destinations"]:
-            view = session.read_view(name, keys=True)
+            view = session.read_view(name, keys=True, key_details=True)
             destinations.append((view, with_pair_partners(select_keys(view.keys, **selection), view.keys)))
         assumed = dict((str(name), list(users or [])) for name, users in (params["assume_users"] or {}).items())
         plans = plan_key_sync(source_keys, destinations, purge=params["purge"], purge_labels=params["purge_labels"],
@@ -138,13 +157,15 @@ class KeySync(object):
             fail(self.module, key_quorum_message(quorum_keys),
                  destinations=[self._report(p, [], [], [], [], v, source_view) for p, (v, unused_keys)
                                in zip(plans, destinations)])
-        owners = self._owner_passwords(plans)
+        alignments = [plan_alignment(plan.differing, mode) for plan in plans]
+        owners = self._owner_passwords(plans, alignments)
 
         reports, changed = [], False
-        for plan, (view, keys), name in zip(plans, destinations, params["destinations"]):
+        for plan, (view, keys), name, aligning in zip(plans, destinations, params["destinations"], alignments):
             failed = [dict(_brief(key), reason=reason) for key, reason in plan.conflicts]
             if self.module.check_mode:
                 synced, purged = list(plan.replicate), list(plan.purge)
+                aligned = [a for a in aligning if a.work]
             else:
                 synced = self._replicate(plan, name, failed)
                 if synced is None:
@@ -152,11 +173,16 @@ class KeySync(object):
                     fail(self.module, lineage_message(source_view.name, view.name, failed[-1]["reason"]),
                          destinations=reports)
                 purged = self._purge(plan, name, failed, owners)
-            changed = changed or bool(synced or purged)
-            reports.append(self._report(plan, synced, purged, failed, plan.kept, view, source_view))
+                aligned = self._align(aligning, name, failed, owners)
+            changed = changed or bool(synced or purged or aligned)
+            report = self._report(plan, synced, purged, failed, plan.kept, view, source_view)
+            report["aligned"] = [_alignment_entry(a) for a in aligned]
+            report["not_aligned"] = [dict(_brief(a.destination), attribute=name, reason=reason)
+                                     for a in aligning for name, reason in a.left]
+            reports.append(report)
 
         summary = dict((field, sum(len(r[field]) for r in reports))
-                       for field in ("synced", "already_present", "failed", "purged", "attribute_drift"))
+                       for field in ("synced", "already_present", "failed", "purged", "attribute_drift", "aligned"))
         summary["drift"] = sum(r["drift"] for r in reports)
         result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys),
                                                    keys_held=len(source_view.keys),
@@ -174,22 +200,23 @@ class KeySync(object):
                                   summary["failed"], failure_summary(reports)), **result)
         return result
 
-    def _owner_passwords(self, plans):
-        """The password of every owner of a key to purge (only a key's owner may delete it); fails before any
-        change, naming the owners, when one is not given."""
+    def _owner_passwords(self, plans, alignments=()):
+        """The password of every owner of a key to purge or align (only a key's owner may delete it or change it);
+        fails before any change, naming the owners, when one is not given."""
         given = dict((item["name"].lower(), item["password"]) for item in self.params["owner_credentials"] or [])
         if self.params["role"] == "crypto-user":
             given.setdefault(self.params["username"].lower(), self.params["password"])
         needed = {}
-        for plan in plans:
-            for key in plan.purge:
+        for plan, aligning in zip(plans, list(alignments) or [[] for unused in plans]):
+            for key in list(plan.purge) + [a.destination for a in aligning if a.work]:
                 if key.owner not in given:
                     needed.setdefault(key.owner or "(unknown owner)", []).append(
                         "%s on %s" % (key.describe(), plan.destination))
         if needed:
-            fail(self.module, "only the owner of a key can delete it, and no password was given for %s. Add each "
-                              "owner's name and password to owner_credentials (the DR playbooks take them from "
-                              "cloudhsm_dr_users), or leave these keys out of the purge; nothing was changed." % (
+            fail(self.module, "only the owner of a key can delete it or change its attributes, and no password was "
+                              "given for %s. Add each owner's name and password to owner_credentials (the DR "
+                              "playbooks take them from cloudhsm_dr_users), or leave these keys out of the purge "
+                              "and set attribute_drift=report; nothing was changed." % (
                                   "; ".join("%s (owner of %s)" % (owner, ", ".join(keys[:3]) + (
                                       " ..." if len(keys) > 3 else "")) for owner, keys in sorted(needed.items()))))
         return given
@@ -214,27 +241,60 @@ class KeySync(object):
                 failed.append(dict(_brief(key), reason=result.message))
         return synced
 
-    def _purge(self, plan, destination, failed, owners):
-        """Delete plan.purge, logged in as each key's owner in a session of its own (the HSM lets only the owner
-        delete a key)."""
-        purged = []
+    def _as_owners(self, destination, items, owner_of, owners, work):
+        """Run ``work(session, item)`` for each item, logged in as its owner (``owner_of(item)``) on
+        ``destination`` in a session of its own: the HSM lets only a key's owner delete or change it."""
         by_owner = {}
-        for key in plan.purge:
-            by_owner.setdefault(key.owner, []).append(key)
-        for owner, keys in sorted(by_owner.items()):
+        for item in items:
+            by_owner.setdefault(owner_of(item), []).append(item)
+        for owner, owned in sorted(by_owner.items()):
             session = self.driver.open([destination], secrets=list(self.session_secrets()) + [owners[owner]],
                                        keys=True)
             try:
                 session.login(owner, "crypto-user", owners[owner], targets=[destination])
-                for key in keys:
-                    result = session.delete_key(destination, key)
-                    if result.ok:
-                        purged.append(key)
-                    else:
-                        failed.append(dict(_brief(key), reason="delete failed: %s" % result.message))
+                for item in owned:
+                    work(session, item)
             finally:
                 session.close()
+
+    def _purge(self, plan, destination, failed, owners):
+        """Delete plan.purge, each key as its owner."""
+        purged = []
+
+        def delete(session, key):
+            result = session.delete_key(destination, key)
+            if result.ok:
+                purged.append(key)
+            else:
+                failed.append(dict(_brief(key), reason="delete failed: %s" % result.message))
+        self._as_owners(destination, plan.purge, lambda key: key.owner, owners, delete)
         return purged
+
+    def _align(self, alignments, destination, failed, owners):
+        """Set each alignment's attributes on the destination copy to the source's values (and its shares, when
+        asked), as the copy's owner. Returns the alignments carried out in full; a refused change goes to
+        ``failed`` with the attribute and the tool's answer, and the changes after it on that key wait for a
+        rerun."""
+        done = []
+
+        def align(session, alignment):
+            key = alignment.destination
+            steps = ([("set", name, after) for name, unused_before, after in alignment.changes]
+                     + [("share", name, True) for name in alignment.share]
+                     + [("share", name, False) for name in alignment.unshare])
+            for kind, name, value in steps:
+                if kind == "set":
+                    result = session.set_key_attribute(destination, key, name, value)
+                    what = "setting %s to %s" % (name, value)
+                else:
+                    result = session.share_key(destination, key, name, share=value)
+                    what = "%s %s" % ("sharing with" if value else "unsharing from", name)
+                if not result.ok:
+                    failed.append(dict(_brief(key), reason="%s failed: %s" % (what, result.message)))
+                    return
+            done.append(alignment)
+        self._as_owners(destination, [a for a in alignments if a.work], lambda a: a.destination.owner, owners, align)
+        return done
 
     def session_secrets(self):
         return [item["password"] for item in self.params["owner_credentials"] or []] + [self.params["password"]]
@@ -252,7 +312,7 @@ class KeySync(object):
                       kept=[dict(_brief(k), reason=reason) for k, reason in kept],
                       extra=_entries(plan.extra),
                       differing=[dict(_brief(k), reason=reason) for k, reason in plan.conflicts],
-                      attribute_drift=[_drift_entry(*item) for item in plan.differing],
+                      attribute_drift=[_drift_entry(*item) for item in plan.differing], aligned=[], not_aligned=[],
                       keys_held=len(view.keys), users_held=len(_manageable(view.users)),
                       users_missing=sorted(source_names - names), users_extra=sorted(names - source_names))
         report["drift"] = (len(_entries(plan.replicate)) + len(group_pairs([k for k, unused in plan.blocked]))

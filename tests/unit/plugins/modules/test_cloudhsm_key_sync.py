@@ -33,7 +33,7 @@ def test_check_mode_reports_drift_then_sync_then_rerun_is_no_change(hsm, capsys,
     assert synced["changed"] is True
     # drift: what the module read before the run (seven keys missing on c2).
     assert synced["summary"] == {"synced": 7, "already_present": 0, "failed": 0, "purged": 0, "attribute_drift": 0,
-                                 "drift": 7}
+                                 "aligned": 0, "drift": 7}
     assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
 
     again = run(hsm, capsys, sdk=sdk, source=source, destinations=destinations)
@@ -179,3 +179,86 @@ def test_failed_keys_are_summed_up_per_destination_and_reason(hsm, capsys):
     assert result["msg"].endswith("keys already synced are skipped; destinations[].failed lists every key with its "
                                   "reason.")
     assert result["destinations"][0]["failed"][0]["label"] == "k0"
+
+
+def rename_on_source(hsm, handle="16", label="k0-v2", shared=None):
+    """The source's key ``handle`` relabelled (and shared) after it was copied to c2: attribute drift."""
+    state = hsm.state()
+    state["clusters"]["c2"]["keys"] = dict(state["clusters"]["c1"]["keys"])
+    state["clusters"]["c1"]["keys"][handle] = dict(state["clusters"]["c1"]["keys"][handle], label=label)
+    if shared is not None:
+        state["clusters"]["c1"]["users"]["bob"] = dict(role="CU", password="b0b-password", id=9, failures=0)
+        state["clusters"]["c2"]["users"]["bob"] = dict(role="CU", password="b0b-password", id=9, failures=0)
+        state["clusters"]["c1"]["keys"][handle]["shared"] = shared
+    hsm.write(state)
+
+
+ALICE = [dict(name="alice", password=fake_tools.ALICE_PW)]
+
+
+def test_attribute_drift_is_reported_and_left_by_default(hsm, capsys):
+    rename_on_source(hsm)
+    result = run(hsm, capsys, source="c1", destinations=["c2"])
+    assert result["changed"] is False and result["summary"]["attribute_drift"] == 1
+    assert result["summary"]["aligned"] == 0 and result["destinations"][0]["aligned"] == []
+    assert result["destinations"][0]["attribute_drift"][0]["differences"] == [
+        dict(attribute="label", source="k0-v2", destination="k0")]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["label"] == "k0"
+
+
+def test_align_previews_in_check_mode_then_sets_the_label_as_the_owner_and_a_rerun_changes_nothing(hsm, capsys):
+    rename_on_source(hsm)
+    preview = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align", owner_credentials=ALICE,
+                  check_mode=True)
+    change = dict(attribute="label", before="k0", after="k0-v2")
+    assert preview["changed"] is True
+    assert [(e["key_reference"], e["label"], e["changes"]) for e in preview["destinations"][0]["aligned"]] == [
+        ("0x0000000000000010", "k0", [change])]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["label"] == "k0"
+
+    aligned = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align", owner_credentials=ALICE)
+    assert aligned["changed"] is True and aligned["summary"]["aligned"] == 1
+    assert aligned["destinations"][0]["aligned"] == preview["destinations"][0]["aligned"]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["label"] == "k0-v2"
+
+    again = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align", owner_credentials=ALICE)
+    assert again["changed"] is False and again["summary"]["attribute_drift"] == 0
+    assert again["summary"]["aligned"] == 0
+
+
+def test_align_leaves_shares_and_align_with_shares_changes_them(hsm, capsys):
+    rename_on_source(hsm, shared=["bob"])
+    aligned = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align", owner_credentials=ALICE)
+    assert [e["attribute"] for e in aligned["destinations"][0]["not_aligned"]] == ["shared-users"]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["shared"] == []
+    shared = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align_with_shares",
+                 owner_credentials=ALICE)
+    assert shared["destinations"][0]["aligned"][0]["changes"] == [dict(attribute="shared-users", share="bob")]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["shared"] == ["bob"]
+    assert run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align_with_shares",
+               owner_credentials=ALICE)["changed"] is False
+
+
+def test_align_without_the_owner_password_fails_before_any_change(hsm, capsys):
+    rename_on_source(hsm)
+    result = run(hsm, capsys, source="c1", destinations=["c2"], attribute_drift="align")
+    assert result["failed"] is True and "no password was given for alice" in result["msg"]
+    assert hsm.state()["clusters"]["c2"]["keys"]["16"]["label"] == "k0"
+
+
+def test_align_is_refused_on_sdk3_before_any_change(hsm, capsys):
+    result = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"], attribute_drift="align")
+    assert result["failed"] is True and "attribute_drift=align needs SDK 5" in result["msg"]
+    assert hsm.state()["clusters"]["c2"]["keys"] == {}
+
+
+def test_sdk3_sync_falls_back_to_handles_when_get_attribute_is_refused(hsm, capsys):
+    state = hsm.state()
+    state["get_attribute_refused"] = True
+    hsm.write(state)
+    synced = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"])
+    assert synced["changed"] is True and synced["summary"]["synced"] == 7
+    assert [k["owner"] for k in synced["destinations"][0]["synced"]] == ["alice"] * 7
+    assert sorted(hsm.state()["clusters"]["c2"]["keys"]) == sorted(hsm.state()["clusters"]["c1"]["keys"])
+    again = run(hsm, capsys, sdk="3", source="0", destinations=["10.0.1.10"])
+    assert again["changed"] is False and again["summary"]["already_present"] == 7 and again["summary"]["drift"] == 0

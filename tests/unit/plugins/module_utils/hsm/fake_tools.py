@@ -337,6 +337,7 @@ class FakeCli(Fake):
                 "attributes": {"key-type": key["type"], "label": key["label"],
                                "id": "0x" + key["id"].encode().hex(), "check-value": key["kcv"],
                                "class": "secret-key", "extractable": key["extractable"],
+                               "encrypt": key.get("encrypt", True), "decrypt": key.get("decrypt", True),
                                "key-length-bytes": key["size"]}}
 
     def visible(self, name, cluster):
@@ -391,6 +392,41 @@ class FakeCli(Fake):
 
     def cmd_key_generate_symmetric_generic_secret(self, name, cluster, opt, raw):
         return self._generate(name, cluster, opt, raw, "generic-secret")
+
+    def _owned(self, name, cluster, raw):
+        matched = [h for h, k in self.visible(name, cluster) if self.match(h, k, raw["filter"])]
+        if len(matched) != 1:
+            return None, (1, "Key selection criteria matched %d keys." % len(matched))
+        if cluster["keys"][matched[0]]["owner"] != self.who(name):
+            return None, (1, "Only the key owner can perform this operation")
+        return cluster["keys"][matched[0]], None
+
+    def cmd_key_set_attribute(self, name, cluster, opt, raw):
+        key, problem = self._owned(name, cluster, raw)
+        if problem:
+            return problem
+        if opt["name"] not in ("label", "encrypt", "decrypt"):
+            return 1, "This attribute cannot be set on this key"
+        key[opt["name"]] = opt["value"] if opt["name"] == "label" else opt["value"] == "true"
+        self.save()
+        return 0, {"message": "Attribute set successfully"}
+
+    def _share(self, name, cluster, opt, raw, share):
+        key, problem = self._owned(name, cluster, raw)
+        if problem:
+            return problem
+        user = opt["username"].lower()
+        if (user in key["shared"]) == share:
+            return 1, "The key is already shared with this user" if share else "The key is not shared with this user"
+        key["shared"] = sorted(set(key["shared"]) | {user}) if share else [n for n in key["shared"] if n != user]
+        self.save()
+        return 0, {"message": "Key shared successfully" if share else "Key unshared successfully"}
+
+    def cmd_key_share(self, name, cluster, opt, raw):
+        return self._share(name, cluster, opt, raw, True)
+
+    def cmd_key_unshare(self, name, cluster, opt, raw):
+        return self._share(name, cluster, opt, raw, False)
 
     def cmd_key_delete(self, name, cluster, opt, raw):
         matched = [h for h, k in self.visible(name, cluster) if self.match(h, k, raw["filter"])]
@@ -550,6 +586,11 @@ class FakeCmu(Fake):
                          index, host, len(entries), len(entries), ",".join(entries), index, host))
 
     def cmd_getAttribute(self, args):
+        if self.state.get("get_attribute_refused"):
+            # AWS lists getAttribute as a crypto-user command: a cluster may refuse it to an admin.
+            self.out("getAttribute failed: HSM Error: Permission denied for this operation\ngetAttribute failed on "
+                     "server %d(%s)\n" % (self.server, self.hosts[self.server]))
+            return
         cluster = self.cluster(self.state["servers"][self.server])
         key = cluster["keys"][args[0]]
         self.out("Attribute Value on server %d(%s):\nOBJ_ATTR_CLASS\n0x04\nOBJ_ATTR_KEY_TYPE\n0x%02x\nOBJ_ATTR_TOKEN\n"

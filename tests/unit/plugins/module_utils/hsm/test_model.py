@@ -12,8 +12,8 @@ import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ClusterView, Key, User, UserSpec, apply_key_plan, apply_user_plan, group_pairs, key_differences,
-    normalize_reference, pair_link, plan_key_sync, plan_user_purge, plan_user_replication, plan_users, select_keys,
-    with_pair_partners)
+    normalize_reference, pair_link, plan_alignment, plan_key_sync, plan_user_purge, plan_user_replication, plan_users,
+    select_keys, with_pair_partners)
 
 
 def users(*pairs):
@@ -331,6 +331,44 @@ def test_attribute_and_share_differences_of_matched_keys_are_drift():
     assert key_differences(mine, theirs) == [("shared-users", ["bob"], []), ("decrypt", True, False)]
     [plan] = plan_key_sync([mine], [(ClusterView("d", BASE), [theirs])])
     assert plan.already_present == [mine] and len(plan.differing) == 1 and not plan.replicate
+
+
+def _drifted():
+    mine = Key("1", label="k-v2", check_value="0x01", key_type="aes", owner="alice", shared=("bob",),
+               attributes={"decrypt": True, "extractable": False, "modifiable": True})
+    theirs = Key("1", label="k", check_value="0x01", key_type="aes", owner="alice", shared=("carol",),
+                 attributes={"decrypt": False, "extractable": True, "modifiable": True})
+    [plan] = plan_key_sync([mine], [(ClusterView("d", BASE), [theirs])])
+    return plan.differing
+
+
+def test_report_aligns_nothing_and_align_sets_what_set_attribute_can_change_but_not_shares():
+    assert plan_alignment(_drifted(), "report") == []
+    [alignment] = plan_alignment(_drifted(), "align")
+    assert alignment.changes == [("label", "k", "k-v2"), ("decrypt", False, True)]
+    assert alignment.share == [] and alignment.unshare == [] and alignment.work
+    assert [name for name, unused in alignment.left] == ["shared-users", "extractable"]
+    assert "align_with_shares" in dict(alignment.left)["shared-users"]
+    assert "cannot be changed after a key is made" in dict(alignment.left)["extractable"]
+
+
+def test_align_with_shares_shares_what_the_source_shares_and_unshares_the_rest():
+    [alignment] = plan_alignment(_drifted(), "align_with_shares")
+    assert alignment.share == ["bob"] and alignment.unshare == ["carol"]
+    assert [name for name, unused in alignment.left] == ["extractable"]
+
+
+def test_a_copy_that_is_not_modifiable_is_left_as_it_is():
+    [(mine, theirs, differences)] = _drifted()
+    theirs.attributes["modifiable"] = False
+    [alignment] = plan_alignment([(mine, theirs, differences)], "align_with_shares")
+    assert not alignment.work and len(alignment.left) == 4
+
+
+def test_alignment_of_keys_without_differences_has_no_work():
+    same = Key("1", label="k", check_value="0x01", key_type="aes", owner="alice")
+    [plan] = plan_key_sync([same], [(ClusterView("d", BASE), [same])])
+    assert plan_alignment(plan.differing, "align_with_shares") == []
 
 
 def test_keys_with_a_quorum_value_to_copy_or_purge_are_flagged():
