@@ -101,16 +101,13 @@ def main():
     if warning:
         module.warn(warning)
     reports, errors = [], []
-    with hsm_session(module, module.params["clusters"] or None, login=False) as (driver, session):
+    with hsm_session(module, module.params["clusters"] or None, login=False) as (unused_driver, session):
         for target in session.targets():
             view = session.read_view(target)
             report = dict(cluster=view.name, activated=False, already_active=view.activated)
             if not view.activated and not module.check_mode:
-                if driver.sdk == "3":
-                    outcome = session.activate(target, module.params["admin_password"],
-                                               default_password=module.params["preco_password"] or PRECO_DEFAULT)
-                else:
-                    outcome = session.activate(target, module.params["admin_password"])
+                outcome = session.activate(target, module.params["admin_password"],
+                                           default_password=module.params["preco_password"] or PRECO_DEFAULT)
                 if outcome.data == "already_active":
                     report["already_active"] = True
                 elif outcome.ok:

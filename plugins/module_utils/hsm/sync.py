@@ -101,14 +101,15 @@ class KeySync(object):
 
     def run(self):
         params, session = self.params, self.session
-        if self.driver.sdk == "3":
-            unsupported = [name for name in ("labels", "ids", "filter", "purge_labels") if params[name]]
-            if params["purge"]:
-                unsupported.append("purge")
-            if unsupported:
-                fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
-                                  "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
-                                      ", ".join(unsupported)))
+        unsupported = []
+        if not session.selects_keys_by_attribute:
+            unsupported.extend(name for name in ("labels", "ids", "filter") if params[name])
+        if not session.deletes_keys_by_cluster:
+            unsupported.extend(name for name in ("purge", "purge_labels") if params[name])
+        if unsupported:
+            fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
+                              "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
+                                  ", ".join(unsupported)))
         selection = self._selection()
         source_view = session.read_view(params["source"], keys=True)
         source_keys = with_pair_partners(select_keys(source_view.keys, **selection), source_view.keys)
@@ -364,7 +365,7 @@ class UserSync(object):
         reports, changed, problems, diff = [], False, [], []
         planned = []
         for target in self.targets():
-            if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
+            if session.same_cluster(target, source):
                 continue
             view = session.read_view(target, keys=purging)
             todo, conflicts = plan_user_replication(source_view, view, names)
