@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail, secrets_of
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     is_lineage_error, is_unreachable_error, key_quorum_message, lineage_message, quorum_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
@@ -238,7 +238,7 @@ class KeySync(object):
         return purged
 
     def session_secrets(self):
-        return [item["password"] for item in self.params["owner_credentials"] or []] + [self.params["password"]]
+        return secrets_of(self.module)
 
     @staticmethod
     def _report(plan, synced, purged, failed, kept, view, source_view):
