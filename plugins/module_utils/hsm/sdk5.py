@@ -389,7 +389,9 @@ class Sdk5Session(HsmSession):
                             cluster_id=self._target_option(target))
         code, data = self.run(line)
         if code != 0:
-            raise HsmError("generating key %r on %s failed: %s" % (spec["label"], target or "the cluster", _text(data)))
+            raise HsmError("generating key %r on %s failed: %s%s" % (
+                spec["label"], target or "the cluster", _text(data),
+                " (to be shared with %s)" % ", ".join(spec["share_with"]) if spec.get("share_with") else ""))
         return parse_key((data or {}).get("key") or {})
 
     def generate_key_pair(self, target, spec):

@@ -200,7 +200,11 @@ def test_keys_are_generated_found_shared_and_deleted(pair):
     session = pair.open([pair.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
     try:
         key = session.generate_key(pair.source, dict(label="contract-aes", key_type="aes", length_bytes=32,
-                                                     extractable=True))
+                                                     key_id="CT-1", extractable=False))
+        with pytest.raises(HsmError) as unknown:
+            session.generate_key(pair.source, dict(label="contract-x", key_type="aes", length_bytes=16,
+                                                   share_with=["nobody"]))
+        wrong_id = session.find_keys(pair.source, "contract-aes", "other")
         public, private = session.generate_key_pair(pair.source, dict(key_type="rsa", label="contract-rsa",
                                                                       modulus_bits=2048, extractable=False))
         found = session.find_keys(pair.source, "contract-aes")
@@ -209,10 +213,14 @@ def test_keys_are_generated_found_shared_and_deleted(pair):
         after_share = session.find_keys(pair.source, "contract-aes")
         doomed = session.generate_key(pair.source, dict(label="contract-doomed", key_type="aes", length_bytes=16))
         deleted = session.delete_key(pair.source, doomed)
+        deleted_again = session.delete_key(pair.source, doomed)
         gone = session.find_keys(pair.source, "contract-doomed")
     finally:
         session.close()
-    assert key.label == "contract-aes" and key.owner == "alice" and key.key_type == "aes"
+    assert (key.label, key.key_id, key.key_type, key.length, key.extractable, key.owner) == (
+        "contract-aes", "CT-1", "aes", 32, False, "alice")
+    assert "nobody" in str(unknown.value)
+    assert wrong_id == []
     assert public.key_class == "public-key" and private.key_class == "private-key"
     assert public.pair and public.pair == private.pair
     assert [k.reference for k in found] == [key.reference]
@@ -220,6 +228,7 @@ def test_keys_are_generated_found_shared_and_deleted(pair):
     assert shared.ok, shared.message
     assert list(after_share[0].shared) == ["carol"]
     assert deleted.ok, deleted.message
+    assert not deleted_again.ok
     assert gone == []
 
 
