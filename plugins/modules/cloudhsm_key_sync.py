@@ -48,7 +48,7 @@ options:
   source:
     description:
       - The cluster holding the keys.
-      - The cluster id (both SDKs): SDK 5, of the multi-cluster C(cloudhsm-cli.cfg); SDK 3, of the cluster map that
+      - The cluster id (both SDKs). SDK 5, of the multi-cluster C(cloudhsm-cli.cfg); SDK 3, of the cluster map that
         the hsmops.cloudhsm.cloudhsm_sync_config role writes next to O(client_config) (C(SyncClusters.clusters.json)).
       - SDK 3 also takes a server of O(client_config), by index (its position in C(servers)) or by ENI IP.
     type: str
