@@ -25,6 +25,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm import sdk3
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     ClientSettings, HsmError, LoginFailed, get_driver, is_lineage_error)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
@@ -378,3 +379,34 @@ def test_a_user_read_from_a_cluster_is_deleted_there(pair):
         assert session.read_view(pair.clone).user("dave") is None
     finally:
         session.close()
+
+
+# ------------------------------------------------------------------------------------------------- the SDK 3 map
+
+def test_sdk3_cluster_ids_resolve_through_the_cluster_map(tmp_path):
+    config = tmp_path / "SyncClusters.cfg"
+    config.write_text(json.dumps({"servers": [{"hostname": "10.9.0.1"}, {"hostname": "10.9.0.2"}]}))
+    servers = sdk3.read_servers(str(config))
+    assert sdk3.read_cluster_map(str(config)) is None
+    with pytest.raises(HsmError) as unmapped:
+        sdk3.resolve_target(servers, None, "cluster-abcdefghijk", str(config))
+    assert "no cluster map" in str(unmapped.value) and "cloudhsm_sync_config" in str(unmapped.value)
+    (tmp_path / "SyncClusters.clusters.json").write_text(json.dumps({"clusters": [
+        {"cluster_id": "cluster-abcdefghijk", "hostname": "10.9.0.1"},
+        {"cluster_id": "cluster-bcdefghijkl", "hostname": "10.9.0.2"}]}))
+    cluster_map = sdk3.read_cluster_map(str(config))
+    assert [sdk3.resolve_target(servers, cluster_map, name, str(config))
+            for name in ("cluster-bcdefghijkl", "cluster-abcdefghijk", "1", "10.9.0.1")] == [1, 0, 1, 0]
+    with pytest.raises(HsmError) as unknown:
+        sdk3.resolve_target(servers, cluster_map, "cluster-cdefghijklm", str(config))
+    assert "cluster-cdefghijklm" in str(unknown.value) and "cluster-abcdefghijk, cluster-bcdefghijkl" in str(unknown.value)
+    (tmp_path / "SyncClusters.clusters.json").write_text("{not json")
+    with pytest.raises(HsmError, match="SyncClusters.clusters.json is not JSON"):
+        sdk3.read_cluster_map(str(config))
+
+
+def test_sdk3_a_single_server_without_a_map_serves_the_cluster_named(tmp_path):
+    config = tmp_path / "cloudhsm_mgmt_util.cfg"
+    config.write_text(json.dumps({"servers": [{"hostname": "10.9.0.1"}]}))
+    servers = sdk3.read_servers(str(config))
+    assert sdk3.resolve_target(servers, None, "cluster-abcdefghijk", str(config)) == 0
