@@ -6,9 +6,9 @@
 
 """The session contract: the same cases against both drivers, driving the simulator's own client tools.
 
-Each SDK gets one simulated DR pair (a source cluster, later a clone of it, and an unrelated cluster) served by an
-in-process HSM API, and the tools installed under a temporary directory as the simulator's packages lay them out.
-The cases run in order on that pair: activation, login, users, keys, then replication to the clone. The clusters are
+Each case gets a fresh simulated source cluster (and, where it needs them, a clone of it or an unrelated cluster)
+served by an in-process HSM API, and the tools installed under a temporary directory as the simulator's packages lay
+them out; what a case only builds on (activation, users) is set up through the simulator's HSM API. The clusters are
 named by their ids under both SDKs (SDK 3 through the cluster map next to SyncClusters.cfg, as
 roles/cloudhsm_sync_config writes it).
 """
@@ -94,6 +94,32 @@ class DrPair(object):
                     self.tool("configure-cli", "add-cluster", "--cluster-id", cluster, "--region", "us-east-1")
         self.clusters = list(clusters)
 
+    # Set-up through the simulator's HSM API (what a case builds on, not what it tests).
+    def activated(self, cluster=None):
+        self.hsm.call("activate", hsm=self.ips[cluster or self.source], password=ADMIN_PW)
+        return self
+
+    def with_crypto_users(self, *users, cluster=None):
+        ip = self.ips[cluster or self.source]
+        session = self.hsm.call("login", hsm=ip, role="CO", username="admin", password=ADMIN_PW)["session"]
+        for user in users:
+            self.hsm.call("create_user", hsm=ip, session=session, role="CU", username=user, password=CU_PW)
+        self.hsm.call("logout", session=session)
+        return self
+
+    def with_clone(self):
+        self.hsm.clone(self.source, self.clone, [self.ips[self.clone]], region="us-east-1")
+        self.configure(self.clusters + [self.clone])
+        return self
+
+    def with_keys(self, *labels):
+        session = self.open([self.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
+        try:
+            return [session.generate_key(self.source, dict(label=label, key_type="aes", length_bytes=16))
+                    for label in labels]
+        finally:
+            session.close()
+
     def tool(self, name, *args):
         result = testing.run_tool(self.root, name, args, endpoint=self.hsm.endpoint)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -106,13 +132,12 @@ class DrPair(object):
         return session
 
 
-@pytest.fixture(scope="module", params=["3", "5"], ids=["sdk3", "sdk5"])
-def pair(request, hsm, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        if os.path.exists("/usr/bin/python3"):
-            # The tools run with the first python3 on PATH; a version manager's shim costs time on every start.
-            patch.setenv("PATH", "/usr/bin" + os.pathsep + os.environ.get("PATH", ""))
-        yield DrPair(request.param, hsm, str(tmp_path_factory.mktemp("contract-sdk" + request.param)))
+@pytest.fixture(params=["3", "5"], ids=["sdk3", "sdk5"])
+def pair(request, hsm, tmp_path, monkeypatch):
+    if os.path.exists("/usr/bin/python3"):
+        # The tools run with the first python3 on PATH; a version manager's shim costs time on every start.
+        monkeypatch.setenv("PATH", "/usr/bin" + os.pathsep + os.environ.get("PATH", ""))
+    return DrPair(request.param, hsm, str(tmp_path / "contract"))
 
 
 def run_module(main, args, capsys):
@@ -164,6 +189,7 @@ def test_activate_sets_the_first_admin_password_once(pair):
 
 
 def test_a_refused_login_raises_without_the_password(pair):
+    pair.activated()
     with pytest.raises(LoginFailed) as refused:
         pair.open([pair.source], password="Wrong-Pass9").close()
     assert "Wrong-Pass9" not in str(refused.value)
@@ -171,6 +197,7 @@ def test_a_refused_login_raises_without_the_password(pair):
 
 
 def test_users_are_created_changed_and_deleted(pair):
+    pair.activated()
     session = pair.open([pair.source])
     try:
         created = [session.create_user(pair.source, UserSpec("alice", "crypto-user"), CU_PW),
@@ -198,6 +225,7 @@ def test_users_are_created_changed_and_deleted(pair):
 
 
 def test_keys_are_generated_found_shared_and_deleted(pair):
+    pair.activated().with_crypto_users("alice", "carol")
     session = pair.open([pair.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
     try:
         key = session.generate_key(pair.source, dict(label="contract-aes", key_type="aes", length_bytes=32,
@@ -234,6 +262,13 @@ def test_keys_are_generated_found_shared_and_deleted(pair):
 
 
 def test_key_listing_matches_the_capability_flag(pair):
+    pair.activated().with_crypto_users("alice")
+    keys_session = pair.open([pair.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
+    try:
+        keys_session.generate_key(pair.source, dict(label="contract-aes", key_type="aes", length_bytes=32))
+        keys_session.generate_key_pair(pair.source, dict(key_type="ec", label="contract-ec", curve="secp384r1"))
+    finally:
+        keys_session.close()
     session = pair.open([pair.source])
     try:
         listed = session.read_view(pair.source, keys=True).keys
@@ -242,15 +277,16 @@ def test_key_listing_matches_the_capability_flag(pair):
         session.close()
     owners = sorted(set(key.owner for key in listed))
     assert owners == ["alice"] and len(listed) == 3  # the AES key and both keys of the pair
-    assert sorted(key.label for key in detailed) == ["contract-aes", "contract-rsa", "contract-rsa"]
+    assert sorted(key.label for key in detailed) == ["contract-aes", "contract-ec", "contract-ec"]
     labels_listed = sorted(str(key.label) for key in listed)
     if session.selects_keys_by_attribute:
-        assert labels_listed == ["contract-aes", "contract-rsa", "contract-rsa"]
+        assert labels_listed == ["contract-aes", "contract-ec", "contract-ec"]
     else:
         assert labels_listed == ["None"] * 3  # handles, owners and shares only
 
 
 def test_mtls_follows_the_capability_flag(pair):
+    pair.activated()
     session = pair.open([pair.source])
     try:
         if session.manages_mtls:
@@ -270,14 +306,10 @@ def test_mtls_follows_the_capability_flag(pair):
 # ------------------------------------------------------------------------------------------------- replication
 
 def test_users_and_keys_replicate_to_the_clone_once(pair):
-    pair.hsm.clone(pair.source, pair.clone, [pair.ips[pair.clone]], region="us-east-1")
-    pair.configure([pair.source, pair.clone])
-    keys_session = pair.open([pair.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
-    try:
-        # After the backup: only the source holds it.
-        keys_session.generate_key(pair.source, dict(label="contract-new", key_type="aes", length_bytes=16))
-    finally:
-        keys_session.close()
+    pair.activated().with_crypto_users("alice")
+    pair.with_keys("contract-old")
+    pair.with_clone()
+    pair.with_keys("contract-new")  # after the backup: only the source holds it
     session = pair.open([pair.source, pair.clone])
     try:
         assert session.targets() == [pair.source, pair.clone]
@@ -306,8 +338,9 @@ def test_users_and_keys_replicate_to_the_clone_once(pair):
 
 
 def test_a_cluster_of_another_lineage_is_told_apart(pair):
+    pair.activated()
     pair.hsm.cluster(pair.unrelated, [pair.ips[pair.unrelated]], hsm_type=pair.hsm_type)
-    pair.configure([pair.source, pair.clone, pair.unrelated])
+    pair.configure([pair.source, pair.unrelated])
     session = pair.open([pair.unrelated], username=None)
     try:
         assert session.activate(pair.unrelated, ADMIN_PW, default_password="password").ok
@@ -323,6 +356,7 @@ def test_a_cluster_of_another_lineage_is_told_apart(pair):
 
 
 def test_a_cluster_missing_from_the_configuration_is_named(pair):
+    pair.activated()
     with pytest.raises(HsmError) as missing:
         session = pair.open(["cluster-notconfigured"])
         try:
@@ -337,6 +371,7 @@ def test_a_cluster_missing_from_the_configuration_is_named(pair):
 def test_omitted_clusters_reach_the_single_cluster_configuration(pair, tmp_path, capsys):
     """cloudhsm_user documents `clusters` as optional for a single-cluster configuration: a session opened without
     targets works on the one configured cluster (SDK 5 used to fail with list(None))."""
+    pair.activated().with_crypto_users("dave")
     root = testing.tool_root(pair.sdk, str(tmp_path / "single"), pair.hsm.endpoint)
     # As roles/cloudhsm_client configures a host for one cluster: SDK 3 by an HSM's IP, SDK 5 by the cluster id.
     command = (["configure", "-a", pair.ips[pair.source]] if pair.sdk == "3"
@@ -359,7 +394,7 @@ def test_omitted_clusters_reach_the_single_cluster_configuration(pair, tmp_path,
             view = session.read_view(session.targets()[0])
         finally:
             session.close()
-        assert {"admin", "alice", "dave"} <= set(names(view.users))
+        assert {"admin", "dave", "erin"} <= set(names(view.users))
     # A cluster id names the one cluster of that configuration too.
     session = get_driver(pair.sdk, settings).open([pair.source], secrets=[ADMIN_PW])
     try:
@@ -370,6 +405,7 @@ def test_omitted_clusters_reach_the_single_cluster_configuration(pair, tmp_path,
 
 
 def test_a_user_read_from_a_cluster_is_deleted_there(pair):
+    pair.activated().with_crypto_users("dave").with_clone()
     session = pair.open([pair.source, pair.clone])
     try:
         view = session.read_view(pair.clone)
