@@ -26,8 +26,9 @@ extends_documentation_fragment:
 options:
   clusters:
     description:
-      - The clusters to activate. SDK 5, cluster ids (omit with a single-cluster configuration). SDK 3, servers of
-        O(client_config) by index or ENI IP (default all).
+      - The clusters to activate, by cluster id (both SDKs). Omit with a single-cluster client configuration.
+      - SDK 3 finds each cluster's server as M(hsmops.cloudhsm.cloudhsm_user) does (the cluster map next to
+        O(client_config); a configuration of one server without a map serves the one cluster named).
     type: list
     elements: str
     default: []
@@ -61,7 +62,7 @@ clusters:
   elements: dict
   contains:
     cluster:
-      description: The cluster (SDK 5 id) or server (SDK 3).
+      description: The cluster id (SDK 3, the server when the cluster was not named by its id).
       type: str
     activated:
       description: True when this run activated it (would, in check mode).
@@ -101,16 +102,13 @@ def main():
     if warning:
         module.warn(warning)
     reports, errors = [], []
-    with hsm_session(module, module.params["clusters"] or None, login=False) as (driver, session):
+    with hsm_session(module, module.params["clusters"] or None, login=False) as (unused_driver, session):
         for target in session.targets():
             view = session.read_view(target)
             report = dict(cluster=view.name, activated=False, already_active=view.activated)
             if not view.activated and not module.check_mode:
-                if driver.sdk == "3":
-                    outcome = session.activate(target, module.params["admin_password"],
-                                               default_password=module.params["preco_password"] or PRECO_DEFAULT)
-                else:
-                    outcome = session.activate(target, module.params["admin_password"])
+                outcome = session.activate(target, module.params["admin_password"],
+                                           default_password=module.params["preco_password"] or PRECO_DEFAULT)
                 if outcome.data == "already_active":
                     report["already_active"] = True
                 elif outcome.ok:

@@ -128,6 +128,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import fi
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 
 HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
+# The HSM types each client SDK reaches, the default first (SDK 3 reaches hsm1.medium only).
+SDK_HSM_TYPES = {3: ("hsm1.medium",), 5: ("hsm2m.medium", "hsm1.medium")}
 PASSWORD_LENGTH = (7, 32)
 
 
@@ -242,12 +244,14 @@ class Preflight:
         if not params["clones"]:
             self.problem("cloudhsm_dr_clones is empty: list at least one clone.")
 
-        hsm_type = params["hsm_type"] or ("hsm1.medium" if params["sdk"] == 3 else "hsm2m.medium")
+        reachable = SDK_HSM_TYPES[params["sdk"]]
+        hsm_type = params["hsm_type"] or reachable[0]
         if hsm_type not in HSM_TYPES:
             self.problem("cloudhsm_dr_hsm_type %r is not an HSM type: use %s." % (hsm_type, " or ".join(HSM_TYPES)))
-        elif params["sdk"] == 3 and hsm_type != "hsm1.medium":
-            self.problem("cloudhsm_dr_sdk 3 cannot use %s HSMs (SDK 3 supports hsm1.medium only): use "
-                         "cloudhsm_dr_sdk: 5, or cloudhsm_dr_hsm_type: hsm1.medium." % hsm_type)
+        elif hsm_type not in reachable:
+            self.problem("cloudhsm_dr_sdk %s cannot use %s HSMs (SDK %s supports %s only): use "
+                         "cloudhsm_dr_sdk: 5, or cloudhsm_dr_hsm_type: %s." % (
+                             params["sdk"], hsm_type, params["sdk"], " and ".join(reachable), reachable[0]))
         for what, password in sorted(params["passwords"].items()):
             if password is None:
                 continue

@@ -34,7 +34,8 @@ extends_documentation_fragment:
 options:
   cluster:
     description:
-      - SDK 5, the cluster id of a multi-cluster C(cloudhsm-cli.cfg) (omit with a single cluster). SDK 3 ignores it.
+      - SDK 5, the cluster id of a multi-cluster C(cloudhsm-cli.cfg) (omit with a single cluster). SDK 3 ignores it, as
+        C(key_mgmt_util) reaches the one cluster the client daemon serves.
     type: str
   label:
     description:

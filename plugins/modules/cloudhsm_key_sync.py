@@ -52,8 +52,9 @@ options:
   source:
     description:
       - The cluster holding the keys.
-      - SDK 5, a cluster id of the multi-cluster C(cloudhsm-cli.cfg). SDK 3, a server of O(client_config), by
-        index (its position in C(servers)) or by ENI IP.
+      - The cluster id (both SDKs). SDK 5, of the multi-cluster C(cloudhsm-cli.cfg); SDK 3, of the cluster map that
+        the hsmops.cloudhsm.cloudhsm_sync_config role writes next to O(client_config) (C(SyncClusters.clusters.json)).
+      - SDK 3 also takes a server of O(client_config), by index (its position in C(servers)) or by ENI IP.
     type: str
     required: true
   destinations:
@@ -183,12 +184,12 @@ EXAMPLES = r"""
     username: admin
     password: "{{ hsm_admin_password }}"
 
-- name: SDK 3, servers of a SyncClusters.cfg (server 0 is the source HSM, 10.1.2.3 an HSM of the clone)
+- name: SDK 3, the clusters of a SyncClusters.cfg written by the cloudhsm_sync_config role
   hsmops.cloudhsm.cloudhsm_key_sync:
     sdk: '3'
     client_config: /opt/cloudhsm/etc/SyncClusters.cfg
-    source: '0'
-    destinations: [10.1.2.3]
+    source: cluster-abcdefghijk
+    destinations: [cluster-bcdefghijkl]
     owner: app_crypto_user
     username: admin
     password: "{{ hsm_co_password }}"

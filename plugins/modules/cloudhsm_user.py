@@ -33,8 +33,11 @@ extends_documentation_fragment:
 options:
   clusters:
     description:
-      - The clusters to manage. SDK 5, cluster ids of the multi-cluster C(cloudhsm-cli.cfg) (omit with a
-        single-cluster configuration). SDK 3, servers of O(client_config) by index or ENI IP (default all).
+      - The clusters to manage, by cluster id (both SDKs). Omit with a single-cluster client configuration (SDK 3,
+        every server of O(client_config)).
+      - SDK 3 finds each cluster's server in the cluster map that the hsmops.cloudhsm.cloudhsm_sync_config role
+        writes next to O(client_config) (C(SyncClusters.clusters.json)); a configuration of one server without a map
+        serves the one cluster named. A server index or ENI IP of O(client_config) is accepted too.
     type: list
     elements: str
     default: []
@@ -144,7 +147,7 @@ clusters:
   elements: dict
   contains:
     cluster:
-      description: The cluster (SDK 5 id) or server (SDK 3).
+      description: The cluster id (SDK 3, the server when the cluster was not named by its id).
       type: str
     created:
       description: Users created (would be, in check mode).

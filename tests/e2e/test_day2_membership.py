@@ -330,7 +330,11 @@ def test_sdk3_teardown_drops_the_deleted_clusters_from_sync_clusters_cfg(tmp_pat
     servers = json.loads(cfg.read_text())["servers"]
     assert [server["hostname"] for server in servers] == ["10.0.0.11", "10.2.0.11"]  # the source stays server 0
     assert oct(os.stat(cfg).st_mode & 0o777) == "0o600"
+    cluster_map = tmp_path / "SyncClusters.clusters.json"  # the SDK 3 driver's cluster ids follow the servers
+    assert json.loads(cluster_map.read_text()) == {"clusters": [
+        {"cluster_id": "cluster-sourceaaaaaa", "hostname": "10.0.0.11"},
+        {"cluster_id": "cluster-clonebbbbbbb", "hostname": "10.2.0.11"}]}
     forget(tmp_path, cfg, ["cluster-cloneaaaaaaa"], False)  # a rerun changes nothing
     assert [server["hostname"] for server in json.loads(cfg.read_text())["servers"]] == ["10.0.0.11", "10.2.0.11"]
     forget(tmp_path, cfg, ["cluster-sourceaaaaaa", "cluster-clonebbbbbbb"], False)
-    assert not cfg.exists()
+    assert not cfg.exists() and not cluster_map.exists()

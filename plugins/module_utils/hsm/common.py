@@ -39,16 +39,11 @@ def settings_from(params):
 
 
 def secrets_of(module):
-    """Every secret value among the module's parameters (top level and in suboption lists)."""
-    found = [module.params.get("password")]
-    for value in module.params.values():
-        if isinstance(value, list):
-            found.extend(item.get("password") for item in value if isinstance(item, dict))
-    found.append(module.params.get("admin_password"))
+    """Every secret value among the module's parameters: the values of its no_log options, top level and in
+    suboptions, as AnsibleModule collected them."""
     # The PRECO default ("password") is public; masking that word would only garble messages.
-    if module.params.get("preco_password") not in (None, "password"):
-        found.append(module.params["preco_password"])
-    return [secret for secret in found if secret]
+    public = module.params.get("preco_password") if module.params.get("preco_password") == "password" else None
+    return sorted(value for value in module.no_log_values if value and value != public)
 
 
 def fail(module, message, **result):

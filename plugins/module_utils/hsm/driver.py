@@ -4,26 +4,11 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The one interface the data-plane modules use, and the choice of driver (SDK 5 ``cloudhsm-cli`` or SDK 3
-``cloudhsm_mgmt_util``/``key_mgmt_util``).
+"""What the drivers share (errors, ``OpResult``, client settings, messages) and the choice of driver (SDK 5
+``cloudhsm-cli`` or SDK 3 ``cloudhsm_mgmt_util``/``key_mgmt_util``).
 
-A driver's ``open()`` returns a session: one tool process for the whole module run. Session methods:
-
-- ``targets()``: the clusters (SDK 5 cluster ids) or servers (SDK 3) the session reaches, as names.
-- ``login(username, role, password, targets)``: log in once; a refused login raises ``LoginFailed`` and is never
-  retried (five failures lock the account).
-- ``read_view(target, keys=False, key_filter=None, key_details=False)``: a ``ClusterView`` with users (and the keys
-  the login sees: token keys only, with class, type, pair link, owner, shares, quorum values and drift attributes;
-  SDK 3 reads the attributes only with ``key_details``, at two commands a key).
-- ``activate(target, password)``, ``create_user``, ``delete_user``, ``change_password``: one ``OpResult`` each.
-- ``replicate_users(users, source, destination)`` / ``replicate_keys(keys, source, destination)``: a list of
-  ``OpResult`` in the order given (batched inside the one process).
-- ``generate_key(target, spec)`` -> ``Key``; ``generate_key_pair(target, spec)`` -> (public ``Key``, private
-  ``Key``); ``share_key(target, key, username, share=True)``, ``set_key_attribute(target, key, name, value)``
-  (SDK 5) and ``delete_key(target, key)`` -> ``OpResult``;
-  ``find_keys(target, label, key_id=None, key_class="secret-key")`` -> [``Key``] (key sessions).
-- A ``ClusterView``'s ``quorum_enabled``: an admin registered a quorum key (user management may need approvals).
-- ``close()``.
+The interface the drivers implement, with its capability flags, is ``interface.py`` (``HsmDriver``, ``HsmSession``).
+A ``ClusterView``'s ``quorum_enabled``: an admin registered a quorum key (user management may need approvals).
 """
 
 from __future__ import annotations

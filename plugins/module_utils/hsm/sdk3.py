@@ -23,6 +23,7 @@ import tempfile
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL, login_failed_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User, pair_link)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
@@ -70,6 +71,52 @@ def resolve_server(servers, wanted, path=None):
                    "from that list; for a cluster the config lacks, add it to the clusters of the "
                    "hsmops.cloudhsm.cloudhsm_sync_config role and run that role again." % (
                        wanted, " " + path if path else "", ", ".join("%d=%s" % (s[0], s[1]) for s in servers)))
+
+
+def cluster_map_path(config_path):
+    """Where the cluster map of a cloudhsm_mgmt_util config lives: next to it, ``<name>.clusters.json``
+    (SyncClusters.cfg -> SyncClusters.clusters.json). The hsmops.cloudhsm.cloudhsm_sync_config role writes both."""
+    return os.path.splitext(config_path)[0] + ".clusters.json"
+
+
+def read_cluster_map(config_path):
+    """{cluster id: HSM ENI IP of its server} from the cluster map of ``config_path``; None when there is none.
+
+    cloudhsm_mgmt_util names servers by index and IP only, and whether it tolerates extra fields in its config is
+    not documented, so the cluster ids live in a file of their own."""
+    path = cluster_map_path(config_path)
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (IOError, OSError):
+        return None
+    except ValueError as exc:
+        raise HsmError("the cluster map %s is not JSON (%s). %s" % (path, exc, _CONFIG_FIX))
+    entries = data.get("clusters") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and e.get("cluster_id") and e.get("hostname")
+                                                for e in entries):
+        raise HsmError("the cluster map %s needs a \"clusters\" list of {cluster_id, hostname} (found %r). %s" % (
+            path, data, _CONFIG_FIX))
+    return dict((entry["cluster_id"], entry["hostname"]) for entry in entries)
+
+
+def resolve_target(servers, cluster_map, wanted, path=None):
+    """The server index of a target: a cluster id of the cluster map, or a server index/ENI IP/name. Without a
+    map, a config of one server serves one cluster (the single-cluster configuration ``configure -a`` writes), so a
+    cluster id names that server."""
+    text = str(wanted).strip()
+    if cluster_map and text in cluster_map:
+        return resolve_server(servers, cluster_map[text], path)
+    if text.startswith("cluster-"):
+        if cluster_map is None and len(servers) == 1:
+            return servers[0][0]
+        raise HsmError("cluster %s is not in the cloudhsm_mgmt_util config%s: %s. Add it to the clusters of the "
+                       "hsmops.cloudhsm.cloudhsm_sync_config role and run that role again." % (
+                           text, " " + path if path else "",
+                           "its cluster map %s names %s" % (cluster_map_path(path or ""), ", ".join(sorted(cluster_map)))
+                           if cluster_map else "it has no cluster map (%s) and lists %d servers" % (
+                               cluster_map_path(path or ""), len(servers))))
+    return resolve_server(servers, wanted, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -300,21 +347,18 @@ def _first_prompt(tool, matcher):
         raise
 
 
-class Sdk3Driver(object):
+class Sdk3Driver(HsmDriver):
     sdk = "3"
-
-    def __init__(self, settings):
-        self.settings = settings
 
     def config_path(self):
         return self.settings.config_path or os.path.join(self.settings.etc_dir, "cloudhsm_mgmt_util.cfg")
 
     def open(self, targets=None, secrets=(), keys=False):
-        """A CMU session over every server of the config (``targets``, indexes/IPs, narrow what ``targets()``
-        returns); with ``keys`` a key_mgmt_util session on the cluster the client daemon serves."""
-        if keys:
-            return KmuSession(self.settings, secrets)
-        return Sdk3Session(self.settings, self.config_path(), targets, secrets)
+        """One session over both SDK 3 tools: cloudhsm_mgmt_util for the servers of the config (``targets``,
+        cluster ids or server indexes/IPs, narrow what ``targets()`` returns) and key_mgmt_util for the keys of the
+        cluster the client daemon serves. ``keys``: log in with key_mgmt_util first (cloudhsm_mgmt_util starts
+        only when an operation needs it)."""
+        return Sdk3ClientSession(self.settings, self.config_path(), targets, secrets, keys_first=keys)
 
 
 class Sdk3Session(object):
@@ -727,3 +771,156 @@ class KmuSession(object):
         text = self.command("deleteKey -k %s" % key.reference)
         ok, message = parse_kmu_status(text)[:2]
         return OpResult(ok, message, text)
+
+
+class Sdk3ClientSession(HsmSession):
+    """The one SDK 3 session: cloudhsm_mgmt_util (users, key listings, syncUser/syncKey, activation) and
+    key_mgmt_util (key generation, search, deletion; the cluster the client daemon serves) behind the one interface,
+    each tool started when first needed and logged in with the session's credentials."""
+
+    # cloudhsm_mgmt_util shows key handles, owners and shares only (attributes at two commands a key, on one server),
+    # and only key_mgmt_util deletes keys, on the cluster of the client daemon.
+    selects_keys_by_attribute = False
+    deletes_keys_by_cluster = False
+    # setAttribute's arguments and answers are not documented well enough to change keys on a clone safely.
+    changes_key_attributes = False
+    manages_mtls = False
+    keys_by_cluster = False
+
+    def __init__(self, settings, config_path, targets=None, secrets=(), keys_first=False):
+        self.settings = settings
+        self.config_path = config_path
+        self.secrets = list(secrets)
+        self._given = [target for target in targets or [] if target is not None]
+        self._servers = None
+        self._cluster_map = None
+        self._cmu = None
+        self._kmu = None
+        self._login = None
+        self.warning = None
+        if not keys_first:
+            self._cmu_session()
+
+    # Targets -----------------------------------------------------------------------------------------------
+    def _resolve_all(self):
+        if self._servers is None:
+            self._servers = read_servers(self.config_path)
+            self._cluster_map = read_cluster_map(self.config_path)
+        return self._servers
+
+    def resolve(self, target):
+        """The server index of ``target`` (cluster id, index or ENI IP)."""
+        return resolve_target(self._resolve_all(), self._cluster_map, target, self.config_path)
+
+    def targets(self):
+        if self._given:
+            return list(self._given)
+        if self._cmu is None and self._servers is None:
+            return [None]  # key_mgmt_util only: the cluster of the client daemon
+        names = dict((hostname, cluster_id) for cluster_id, hostname in (self._cluster_map or {}).items())
+        return [names.get(hostname, index) for index, hostname, unused_name in self._resolve_all()]
+
+    def same_cluster(self, first, second):
+        return str(first) == str(second) or self.resolve(first) == self.resolve(second)
+
+    def _index(self, target):
+        return self.resolve(target if target is not None else self.targets()[0])
+
+    # Tools -------------------------------------------------------------------------------------------------
+    def _cmu_session(self):
+        if self._cmu is None:
+            self._resolve_all()
+            wanted = [self.resolve(target) for target in self._given] or None
+            self._cmu = Sdk3Session(self.settings, self.config_path, wanted, self.secrets)
+            self.warning = self._cmu.warning
+            if self._login is not None:
+                self._cmu.login(*self._login)
+        return self._cmu
+
+    def _kmu_session(self):
+        if self._kmu is None:
+            self._kmu = KmuSession(self.settings, self.secrets)
+            if self._login is not None:
+                self._kmu.login(*self._login)
+        return self._kmu
+
+    def login(self, username, role, password, targets=None):
+        self._login = (username, role, password)
+        if password:
+            self.secrets.append(password)
+        if self._cmu is not None:
+            self._cmu.login(username, role, password)
+        else:
+            self._kmu_session()
+
+    def close(self):
+        try:
+            if self._kmu is not None:
+                self._kmu.close()
+        finally:
+            if self._cmu is not None:
+                self._cmu.close()
+
+    # cloudhsm_mgmt_util ------------------------------------------------------------------------------------
+    def read_view(self, target, keys=False, key_filter=None, key_details=False):
+        view = self._cmu_session().read_view(self._index(target), keys=keys, key_filter=key_filter,
+                                             key_details=key_details)
+        if target is not None and str(target) in (self._cluster_map or {}):
+            view.name = str(target)
+        return view
+
+    def activate(self, target, password, default_password=None):
+        return self._cmu_session().activate(self._index(target), password,
+                                            default_password=default_password or "password")
+
+    def create_user(self, target, spec, password):
+        return self._cmu_session().create_user(self._index(target), spec, password)
+
+    def change_password(self, target, spec, password):
+        return self._cmu_session().change_password(self._index(target), spec, password)
+
+    def delete_user(self, target, user):
+        return self._cmu_session().delete_user(self._index(target), user)
+
+    def replicate_users(self, users, source, destination):
+        return self._cmu_session().replicate_users(users, self._index(source), self._index(destination))
+
+    def replicate_keys(self, keys, source, destination):
+        return self._cmu_session().replicate_keys(keys, self._index(source), self._index(destination))
+
+    # key_mgmt_util -----------------------------------------------------------------------------------------
+    def generate_key(self, target, spec):
+        return self._kmu_session().generate_key(target, spec)
+
+    def generate_key_pair(self, target, spec):
+        return self._kmu_session().generate_key_pair(target, spec)
+
+    def find_keys(self, target, label, key_id=None, key_class="secret-key"):
+        return self._kmu_session().find_keys(target, label, key_id=key_id, key_class=key_class)
+
+    def share_key(self, target, key, username, share=True):
+        return self._kmu_session().share_key(target, key, username, share=share)
+
+    def delete_key(self, target, key):
+        return self._kmu_session().delete_key(target, key)
+
+    def set_key_attribute(self, target, key, name, value):
+        raise HsmError("changing a key's %s needs SDK 5: the cloudhsm_mgmt_util (SDK 3) setAttribute command's "
+                       "arguments and answers are not documented well enough to change keys safely; change it "
+                       "by hand as the key's owner" % name)
+
+    # Mutual TLS exists only for hsm2m.medium clusters, which Client SDK 3 cannot reach.
+    def list_trust_anchors(self, target):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def get_mtls_enforcement(self, target):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def register_trust_anchor(self, target, path):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def deregister_trust_anchor(self, target, reference):
+        raise HsmError(MTLS_SDK3_MESSAGE)
+
+    def set_mtls_enforcement(self, target, level):
+        raise HsmError(MTLS_SDK3_MESSAGE)

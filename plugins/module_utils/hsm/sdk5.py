@@ -21,6 +21,7 @@ from ansible.module_utils.six.moves import shlex_quote
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     HsmError, LoginFailed, OpResult, SDK5_TOOL, is_mtls_error, login_failed_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     DRIFT_ATTRIBUTES, ClusterView, Key, User, pair_link)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolSession, scrub
@@ -251,23 +252,21 @@ def filter_words(filters):
     return words
 
 
-class Sdk5Driver(object):
+class Sdk5Driver(HsmDriver):
     sdk = "5"
 
-    def __init__(self, settings):
-        self.settings = settings
-
-    def open(self, targets, secrets=(), keys=False):
+    def open(self, targets=None, secrets=(), keys=False):
         """A session on ``targets`` (cluster ids; [None] for a single-cluster config); ``keys`` changes nothing:
         one cloudhsm-cli session does users and keys."""
         return Sdk5Session(self.settings, targets, secrets)
 
 
-class Sdk5Session(object):
+class Sdk5Session(HsmSession):
 
     def __init__(self, settings, targets, secrets=()):
         self.settings = settings
-        self._targets = list(targets) or [None]
+        # No targets: the one cluster of a single-cluster configuration.
+        self._targets = list(targets or []) or [None]
         argv = [settings.tool(SDK5_TOOL), "interactive"]
         if self._targets[0]:
             argv += ["--cluster-id", self._targets[0]]
@@ -275,6 +274,9 @@ class Sdk5Session(object):
 
     def targets(self):
         return list(self._targets)
+
+    def same_cluster(self, first, second):
+        return str(first or "") == str(second or "")
 
     def close(self):
         self.tool.close(quit_command="quit")
@@ -342,7 +344,8 @@ class Sdk5Session(object):
             if not token:
                 return keys
 
-    def activate(self, target, password):
+    def activate(self, target, password, default_password=None):
+        """``default_password`` is not needed: ``cluster activate`` takes the new password only."""
         code, data = self.run(command_line("cluster", "activate", password=password,
                                            cluster_id=self._target_option(target)), secret=password)
         if code == 0:
@@ -386,7 +389,9 @@ class Sdk5Session(object):
                             cluster_id=self._target_option(target))
         code, data = self.run(line)
         if code != 0:
-            raise HsmError("generating key %r on %s failed: %s" % (spec["label"], target or "the cluster", _text(data)))
+            raise HsmError("generating key %r on %s failed: %s%s" % (
+                spec["label"], target or "the cluster", _text(data),
+                " (to be shared with %s)" % ", ".join(spec["share_with"]) if spec.get("share_with") else ""))
         return parse_key((data or {}).get("key") or {})
 
     def generate_key_pair(self, target, spec):

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail, secrets_of
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
     is_lineage_error, is_unreachable_error, key_quorum_message, lineage_message, quorum_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
@@ -113,19 +113,20 @@ class KeySync(object):
     def run(self):
         params, session = self.params, self.session
         mode = params.get("attribute_drift") or "report"
-        if self.driver.sdk == "3":
-            unsupported = [name for name in ("labels", "ids", "filter", "purge_labels") if params[name]]
-            if params["purge"]:
-                unsupported.append("purge")
-            if mode != "report":
-                fail(self.module, "attribute_drift=%s needs SDK 5: the cloudhsm_mgmt_util (SDK 3) setAttribute "
-                                  "command's arguments and answers are not documented well enough to change keys on "
-                                  "a clone safely. Use attribute_drift=report (the drift stays in the report) and "
-                                  "align the keys by hand as their owner; nothing was changed." % mode)
-            if unsupported:
-                fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
-                                  "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
-                                      ", ".join(unsupported)))
+        if mode != "report" and not session.changes_key_attributes:
+            fail(self.module, "attribute_drift=%s needs SDK 5: the cloudhsm_mgmt_util (SDK 3) setAttribute "
+                              "command's arguments and answers are not documented well enough to change keys on "
+                              "a clone safely. Use attribute_drift=report (the drift stays in the report) and "
+                              "align the keys by hand as their owner; nothing was changed." % mode)
+        unsupported = []
+        if not session.selects_keys_by_attribute:
+            unsupported.extend(name for name in ("labels", "ids", "filter") if params[name])
+        if not session.deletes_keys_by_cluster:
+            unsupported.extend(name for name in ("purge", "purge_labels") if params[name])
+        if unsupported:
+            fail(self.module, "%s need SDK 5: cloudhsm_mgmt_util (SDK 3) shows no key labels, ids or attributes "
+                              "and cannot delete keys. Select SDK 3 keys by owner or handles." % (
+                                  ", ".join(unsupported)))
         selection = self._selection()
         # Every key's attributes (label, class, pair link, token flag, key check value) and quorum value: what tells
         # a pair's objects apart, finds changed labels and leaves session keys out (SDK 3 reads them key by key).
@@ -297,7 +298,7 @@ class KeySync(object):
         return done
 
     def session_secrets(self):
-        return [item["password"] for item in self.params["owner_credentials"] or []] + [self.params["password"]]
+        return secrets_of(self.module)
 
     @staticmethod
     def _report(plan, synced, purged, failed, kept, view, source_view):
@@ -424,7 +425,7 @@ class UserSync(object):
         reports, changed, problems, diff = [], False, [], []
         planned = []
         for target in self.targets():
-            if str(target) == str(source) or (self.driver.sdk == "3" and session.resolve(target) == session.resolve(source)):
+            if session.same_cluster(target, source):
                 continue
             view = session.read_view(target, keys=purging)
             todo, conflicts = plan_user_replication(source_view, view, names)
