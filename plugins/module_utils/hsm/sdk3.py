@@ -558,22 +558,6 @@ class Sdk3Session(object):
             return OpResult(False, failure)
         return OpResult(True, "activated %s: the PRECO user %s is now a crypto officer" % (self.server_name(index), name))
 
-    # Mutual TLS exists only for hsm2m.medium clusters, which Client SDK 3 cannot reach.
-    def list_trust_anchors(self, target):
-        raise HsmError(MTLS_SDK3_MESSAGE)
-
-    def get_mtls_enforcement(self, target):
-        raise HsmError(MTLS_SDK3_MESSAGE)
-
-    def register_trust_anchor(self, target, path):
-        raise HsmError(MTLS_SDK3_MESSAGE)
-
-    def deregister_trust_anchor(self, target, reference):
-        raise HsmError(MTLS_SDK3_MESSAGE)
-
-    def set_mtls_enforcement(self, target, level):
-        raise HsmError(MTLS_SDK3_MESSAGE)
-
     def _mutate(self, target, line, password=None, command=None):
         index = self.resolve(target)
         text = self._in_server(index, [(line, password)])[0]
