@@ -26,6 +26,8 @@ import with_simulator  # noqa: E402  (the lock every user of the client takes)
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "client_host: installs and configures the CloudHSM client in /opt/cloudhsm (one module at a time)")
+    config.addinivalue_line(
+        "markers", "for_sdks(*sdks): the client SDKs (\"3\", \"5\") whose DR flow a test of tests/e2e runs on")
 
 
 @pytest.hookimpl(optionalhook=True)

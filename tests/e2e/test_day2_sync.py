@@ -26,6 +26,9 @@ import dr_sets
 
 NEW_USER = "day2_user"
 NEW_KEY = "day2-key"
+# What playbooks/examples/simulator/add_user_and_key.yml gives the new user: a key, an RSA key pair and a key
+# shared with payments_app, in the order the summary lists them.
+NEW_KEYS = [NEW_KEY, "day2-signing", "day2-shared"]
 DECLARED_KEY = "demo-kek"
 
 SETTINGS = dr_sets.settings("day2", "hsmops-day2", ["us-west-2", "ap-southeast-1"])
@@ -75,10 +78,20 @@ def keys_of(run, cluster, username="admin", password=None):
 def delete_key_as_owner(run, cluster, username, password, label):
     hsm, session = login(run, cluster, username, password)
     try:
-        [key] = [k for k in run.hsm_call("list_keys", hsm=hsm, session=session)["keys"] if k["label"] == label]
-        run.hsm_call("delete_key", hsm=hsm, session=session, handle=key["handle"])
+        # A key pair is two objects under one label: both go.
+        held = [k for k in run.hsm_call("list_keys", hsm=hsm, session=session)["keys"] if k["label"] == label]
+        assert held, "%s holds no key labelled %s" % (username, label)
+        for key in held:
+            run.hsm_call("delete_key", hsm=hsm, session=session, handle=key["handle"])
     finally:
         run.hsm_call("logout", hsm=hsm, session=session)
+
+
+def listed(lines, prefix):
+    """The sorted names of the one summary line that starts with prefix ("keys to delete on C: a, b")."""
+    found = [line[len(prefix):] for line in lines if line.startswith(prefix)]
+    assert len(found) == 1, (prefix, lines)
+    return sorted(found[0].split(", "))
 
 
 def labels(run, cluster):
@@ -95,9 +108,9 @@ def test_sync_check_predicts_a_new_user_and_the_key_it_owns(dr):
     for region in ("us-west-2", "ap-southeast-1"):
         clone_id = clusters(dr)[region]["cluster_id"]
         assert "users to copy to %s: %s" % (clone_id, NEW_USER) in lines, lines
-        assert "keys to copy to %s: %s" % (clone_id, NEW_KEY) in lines, lines
+        assert "keys to copy to %s: %s" % (clone_id, ", ".join(NEW_KEYS)) in lines, lines
         assert any(line.startswith("drift on %s: users to add [%s]" % (clone_id, NEW_USER)) and
-                   "keys to add [%s]" % NEW_KEY in line for line in lines), lines
+                   "keys to add [%s]" % ", ".join(NEW_KEYS) in line for line in lines), lines
     assert not any("this run" in line for line in lines), lines
 
     real = dr.run_playbook("sync.yml", log_name="sync-new-user-and-key", progress=False)
@@ -106,11 +119,12 @@ def test_sync_check_predicts_a_new_user_and_the_key_it_owns(dr):
     after = dr.report()
     assert after["match"], after
     for cluster in after["clusters"]:
-        assert (NEW_USER, "CU") in cluster["users"] and NEW_KEY in [k[0] for k in cluster["keys"]]
+        assert (NEW_USER, "CU") in cluster["users"]
+        assert set(NEW_KEYS) <= set(k[0] for k in cluster["keys"]), cluster["keys"]
     for region in ("us-west-2", "ap-southeast-1"):
         clone_id = clusters(dr)[region]["cluster_id"]
         assert "users copied to %s this run: %s" % (clone_id, NEW_USER) in lines
-        assert "keys copied to %s this run: %s" % (clone_id, NEW_KEY) in lines
+        assert "keys copied to %s this run: %s" % (clone_id, ", ".join(NEW_KEYS)) in lines, lines
     assert lines[-1] == "differences left: 0"
 
     again = dr.run_playbook("sync.yml", log_name="sync-check-again", check=True, progress=False)
@@ -151,8 +165,9 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     for clone in clones:
         dr.take_backup(clone["cluster_id"])
     source = by_region["us-east-1"]
-    delete_key_as_owner(dr, source, NEW_USER, dr.passwords["new_user"], NEW_KEY)
-    # Its owner goes on the source too: the clones lose the user after its key (check mode assumes that order).
+    for label in NEW_KEYS:
+        delete_key_as_owner(dr, source, NEW_USER, dr.passwords["new_user"], label)
+    # Their owner goes on the source too (a user who owns keys cannot be deleted): the clones lose the user after its key (check mode assumes that order).
     hsm, session = login(dr, source, "admin", dr.passwords["admin"])
     try:
         dr.hsm_call("delete_user", hsm=hsm, session=session, role="CU", username=NEW_USER)
@@ -165,11 +180,11 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     assert "need cloudhsm_dr_purge_confirmed=true" in text
 
     # Without the owner's password the purge is refused before anything changes.
-    retire = extra_vars(dr, "retire", {"cloudhsm_dr_retired_key_labels": [NEW_KEY],
+    retire = extra_vars(dr, "retire", {"cloudhsm_dr_retired_key_labels": NEW_KEYS,
                                        "cloudhsm_dr_retired_users": [NEW_USER]})
     text = run_expecting_failure(dr, "sync.yml", "sync-purge-no-owner", extra_files=[retire])
     assert "only the owner of a key can delete it" in text and NEW_USER in text
-    assert all(NEW_KEY in labels(dr, clone) for clone in clones)
+    assert all(set(NEW_KEYS) <= set(labels(dr, clone)) for clone in clones)
 
     owners = extra_vars(dr, "owners", {"cloudhsm_dr_users": [
         {"name": "payments_app", "role": "crypto-user", "password": "{{ dr_passwords.payments_app }}"},
@@ -178,7 +193,7 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
                             progress=False)
     plan = dr_sets.summary(check)
     for clone in clones:
-        assert "keys to delete on %s: %s" % (clone["cluster_id"], NEW_KEY) in plan, plan
+        assert listed(plan, "keys to delete on %s: " % clone["cluster_id"]) == sorted(NEW_KEYS), plan
         assert "users to delete on %s: %s" % (clone["cluster_id"], NEW_USER) in plan, plan
         assert any(line.startswith("backup to keep backup-") and " of %s " % clone["cluster_id"] in line
                    for line in plan), plan
@@ -187,15 +202,15 @@ def test_a_retired_key_leaves_both_clones_as_its_owner_after_a_backup_is_kept(dr
     real = dr.run_playbook("sync.yml", log_name="sync-purge", extra_files=[retire, owners], progress=False)
     lines = dr_sets.summary(real)
     for clone in clones:
-        assert "keys deleted on %s this run: %s" % (clone["cluster_id"], NEW_KEY) in lines, lines
+        assert listed(lines, "keys deleted on %s this run: " % clone["cluster_id"]) == sorted(NEW_KEYS), lines
         assert "users deleted on %s this run: %s" % (clone["cluster_id"], NEW_USER) in lines, lines
-        assert NEW_KEY not in labels(dr, clone)
+        assert not set(NEW_KEYS) & set(labels(dr, clone))
         backups = dr.aws("cloudhsmv2", clone["region"]).describe_backups(
             Filters={"clusterIds": [clone["cluster_id"]], "states": ["READY"]})["Backups"]
         newest = max(backups, key=lambda b: b["CreateTimestamp"])
         assert newest["NeverExpires"] is True, newest
-        assert any(line.startswith("backup kept %s of %s in %s (NeverExpires), for %s" % (
-            newest["BackupId"], clone["cluster_id"], clone["region"], NEW_KEY)) for line in lines), lines
+        assert any(line.startswith("backup kept %s of %s in %s (NeverExpires), for " % (
+            newest["BackupId"], clone["cluster_id"], clone["region"])) and NEW_KEY in line for line in lines), lines
     # The real run deleted exactly what check mode showed.
     planned = [line.split(":")[0].replace("keys to delete on ", "") for line in plan if line.startswith("keys to delete")]
     done = [line.split(":")[0].replace("keys deleted on ", "").replace(" this run", "")

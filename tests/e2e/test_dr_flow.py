@@ -137,7 +137,17 @@ def start_flow(sdk, run_dir, kms=False, mtls=False):
     return run
 
 
-@pytest.fixture(scope="module", params=["5", "3"], ids=["sdk5", "sdk3"])
+def pytest_generate_tests(metafunc):
+    """A test runs on the flow of each SDK it applies to (its `for_sdks` marker, both when unmarked); the tests of
+    one SDK share that SDK's flow, in the order they are written."""
+    if "flow" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("for_sdks")
+    sdks = list(marker.args) if marker else ["5", "3"]
+    metafunc.parametrize("flow", sdks, ids=["sdk" + sdk for sdk in sdks], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def flow(request, tmp_path_factory):
     run = start_flow(request.param, tmp_path_factory.mktemp("sdk" + request.param) / "run", kms=request.param == "5",
                      mtls=request.param == "5")
@@ -245,8 +255,8 @@ def run_expecting_failure(run, name, log_name):
 
 @pytest.fixture
 def mtls_flow(flow):
-    if not isinstance(flow, MtlsDemoRun):
-        pytest.skip("mutual TLS needs SDK 5 (hsm2m.medium clusters); SDK 3 has no client certificates")
+    """The SDK 5 flow, whose clusters enforce mutual TLS (SDK 3 has no client certificates)."""
+    assert isinstance(flow, MtlsDemoRun), "a test of mutual TLS runs on the SDK 5 flow only: mark it for_sdks(\"5\")"
     return flow
 
 
@@ -310,6 +320,7 @@ def test_clone_cluster_check_mode_on_the_dr_set_changes_nothing(flow):
     assert run.changed == 0, run.changed_tasks
 
 
+@pytest.mark.for_sdks("5")
 def test_a_clone_without_the_sources_mtls_settings_gets_them_from_clone_cluster(mtls_flow):
     """AWS does not say whether a clone restored from a backup keeps the source's trust anchors and enforcement; the
     simulator's clones keep them (the build above only verified them). A clone that has neither - the other possible
@@ -332,6 +343,7 @@ def test_a_clone_without_the_sources_mtls_settings_gets_them_from_clone_cluster(
     assert_mtls_enforced(mtls_flow)
 
 
+@pytest.mark.for_sdks("5")
 def test_without_client_certificates_the_run_stops_at_the_settings_check(mtls_flow):
     """Clusters that enforce mTLS and settings without cloudhsm_dr_mtls: clone_cluster and sync fail before any
     change, naming mTLS and the variables to set."""
@@ -369,6 +381,7 @@ def test_sync_brings_a_new_user_and_key_to_the_clone(flow):
         assert [k[6] for k in cluster["keys"] if k[0] == DAY2_SHARED] == [("payments_app",)]
 
 
+@pytest.mark.for_sdks("5")
 def test_an_expired_client_certificate_is_refused_and_rotating_it_is_a_sync_run(mtls_flow):
     """The certificate expired: the clusters refuse the client and sync fails naming mutual TLS, changing nothing on
     them. A new certificate from the same CA (the rotation): sync places it for every cluster under the same paths
@@ -399,13 +412,12 @@ def test_sync_with_nothing_new_changes_nothing(flow):
         reconnect_clone_key_stores(flow)
 
 
+@pytest.mark.for_sdks("3")
 def test_sdk3_pairs_shares_a_renamed_key_and_session_keys(flow):
     """SDK 3 (syncKey over SyncClusters.cfg): an RSA and an EC pair, a key shared by one crypto user with another,
     a key relabelled after cloning and a session key on the source; sync.yml copies the share user first, then
     each pair (one entry) and the shared key with owner and share; the session key is neither counted nor copied;
     the label change is reported with both values and left; a rerun changes nothing."""
-    if flow.sdk != 3:
-        pytest.skip("the SDK 5 case is tests/e2e/test_key_material.py")
     clusters = {c["region"]: c for c in flow.clusters()}
     source, clone = clusters["us-east-1"], clusters["us-west-2"]
     flow.passwords["partner_app"] = secrets.token_urlsafe(12)
@@ -445,11 +457,18 @@ def test_sdk3_pairs_shares_a_renamed_key_and_session_keys(flow):
     assert objects(flow, clone) == on_clone
     assert dr_sets.summary(again)[-1] == "differences left: 1"
 
+    # The label goes back on the source: the drift is gone, and the set is in sync for the tests after this one.
+    with Login(flow, source, "payments_app", flow.passwords["payments_app"]) as owner:
+        owner.call("set_attribute", name="label", value="demo-kek", handle=kek["handle"])
+    settled = flow.run_playbook("sync.yml", log_name="sync-key-material-relabelled", progress=False)
+    assert settled.changed == 0, settled.changed_tasks
+    assert dr_sets.summary(settled)[-1] == "differences left: 0"
+    assert flow.report()["match"]
 
+
+@pytest.mark.for_sdks("3")
 def test_sdk3_cloudhsm_key_counts_more_than_20_keys_under_one_label(flow):
     """key_mgmt_util findKey wraps long handle lists over lines; cloudhsm_key reads every line."""
-    if flow.sdk != 3:
-        pytest.skip("SDK 5 lists keys as JSON: the wrapped lists are an SDK 3 form")
     source = next(c for c in flow.clusters() if c["region"] == "us-east-1")
     with Login(flow, source, "payments_app", flow.passwords["payments_app"]) as owner:
         for unused in range(21):
@@ -457,7 +476,15 @@ def test_sdk3_cloudhsm_key_counts_more_than_20_keys_under_one_label(flow):
     playbook = os.path.join(flow.run_dir, "count_bulk.yml")
     with open(playbook, "w") as handle:
         handle.write(COUNT_PLAYBOOK)
-    flow.run_playbook(playbook, progress=False)
+    try:
+        flow.run_playbook(playbook, progress=False)
+    finally:
+        # The bulk keys exist for the count only: the set goes back in sync for the tests after this one.
+        with Login(flow, source, "payments_app", flow.passwords["payments_app"]) as owner:
+            for key in owner.call("list_keys")["keys"]:
+                if key["label"] == "bulk":
+                    owner.call("delete_key", handle=key["handle"])
+    assert flow.report()["match"]
 
 
 COUNT_PLAYBOOK = """---
@@ -484,13 +511,12 @@ COUNT_PLAYBOOK = """---
 """
 
 
+@pytest.mark.for_sdks("3")
 def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):
     """Last on the SDK 3 DR set: playbooks/migrate.yml. The clients move to SDK 5 and the clones, then the source,
     become hsm2m.medium with exactly the users and keys they held; a rerun changes nothing; sync works with SDK 5.
     (The week AWS wants between the last SDK 3 connection and the migration passes in the simulator first; the
     refusal before it is tests/simulator/test_hsm_type_migration.py's.) Afterwards the flow runs with SDK 5."""
-    if flow.sdk != 3:
-        pytest.skip("the migration starts from the SDK 3 / hsm1.medium DR set")
     before = flow.report()
     assert before["match"]
     migrate_vars = flow.prepare_migration(seconds_per_hsm=1.0)
