@@ -78,7 +78,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import password_problem, password_warning
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import password_problem, password_warning
 
 
 # The PRECO user's password on a new AWS cluster (public, so not a secret).

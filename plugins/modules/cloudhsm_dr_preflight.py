@@ -126,6 +126,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import MT
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import session_class
 
 HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
 # The HSM types each client SDK reaches, the default first (SDK 3 reaches hsm1.medium only).
@@ -276,9 +277,9 @@ class Preflight:
         """Each existing member that enforces mTLS (by the collection's tag) needs a client certificate."""
         certified = set(self.module.params["mtls"].get("certified") or [])
         configured = self.module.params["mtls"].get("configured")
-        if configured and self.module.params["sdk"] == 3:
-            self.problem("cloudhsm_dr_mtls (mutual TLS) needs cloudhsm_dr_sdk: 5 (hsm2m.medium clusters); SDK 3 has "
-                         "no client certificates.")
+        if configured and not session_class(self.module.params["sdk"]).manages_mtls:
+            self.problem("cloudhsm_dr_mtls (mutual TLS) needs cloudhsm_dr_sdk: 5 (hsm2m.medium clusters); SDK %s has "
+                         "no client certificates." % self.module.params["sdk"])
             return
         if configured:
             # Every cluster of the set is named in the client configuration with its certificate.

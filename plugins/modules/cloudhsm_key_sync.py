@@ -299,7 +299,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import hsm_session
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import KeySync
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.key_sync import KeySync
 
 
 def main():

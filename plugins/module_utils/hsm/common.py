@@ -11,7 +11,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    DEFAULT_BIN_DIR, ClientSettings, HsmError, get_driver)
+    ClientSettings, DEFAULT_BIN_DIR, get_driver)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, scrub
 
 

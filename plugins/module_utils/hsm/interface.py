@@ -17,6 +17,26 @@ from __future__ import annotations
 import abc
 
 
+class HsmError(Exception):
+    """A data-plane failure with a message fit for the user (never holding a secret)."""
+
+
+class LoginFailed(HsmError):
+    pass
+
+
+class OpResult(object):
+    __slots__ = ("ok", "message", "data")
+
+    def __init__(self, ok, message="", data=None):
+        self.ok = ok
+        self.message = message
+        self.data = data
+
+    def __repr__(self):
+        return "OpResult(%r, %r)" % (self.ok, self.message)
+
+
 class HsmDriver(abc.ABC):
     """One client SDK. ``sdk`` names it for messages and results only: callers never branch on it."""
 

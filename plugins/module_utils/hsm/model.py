@@ -681,3 +681,9 @@ def apply_key_plan(keys, plan):
         result.append(key)
     result.extend(plan.replicate)
     return result
+
+
+def manageable_users(users):
+    """The users the collection creates, replicates and deletes (admins and crypto users; not the appliance user
+    or an unactivated PRECO)."""
+    return [user for user in users if user.role in MANAGEABLE_ROLES]

@@ -21,8 +21,9 @@ import os
 import re
 import tempfile
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    HsmError, LoginFailed, OpResult, SDK3_KEY_TOOL, SDK3_TOOL, login_failed_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import SDK3_KEY_TOOL, SDK3_TOOL
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError, LoginFailed, OpResult
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import login_failed_message
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ROLE_TO_SDK3_TYPE, ROLE_CRYPTO_USER, ClusterView, Key, User, pair_link)

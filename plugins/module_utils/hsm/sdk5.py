@@ -19,8 +19,9 @@ import re
 
 from ansible.module_utils.six.moves import shlex_quote
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    HsmError, LoginFailed, OpResult, SDK5_TOOL, is_mtls_error, login_failed_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import SDK5_TOOL
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError, LoginFailed, OpResult
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import is_mtls_error, login_failed_message
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     DRIFT_ATTRIBUTES, ClusterView, Key, User, pair_link)

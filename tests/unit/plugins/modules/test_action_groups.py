@@ -19,8 +19,8 @@ import yaml
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import client_argument_spec
 
-MODULES = os.path.join(os.path.dirname(importlib.import_module(
-    "ansible_collections.hsmops.cloudhsm.plugins.modules").__file__))
+MODULES = os.path.dirname(importlib.import_module(
+    "ansible_collections.hsmops.cloudhsm.plugins.modules.cloudhsm_user").__file__)
 RUNTIME = os.path.join(MODULES, "..", "..", "meta", "runtime.yml")
 CONTRACT = set(client_argument_spec(login=True))
 

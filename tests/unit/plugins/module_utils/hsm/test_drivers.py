@@ -15,8 +15,9 @@ import time
 import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm import sdk5
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    ClientSettings, HsmError, LoginFailed, detect_sdk, get_driver, is_lineage_error)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import ClientSettings, detect_sdk, get_driver
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError, LoginFailed
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import is_lineage_error
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import User, UserSpec
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fake_tools

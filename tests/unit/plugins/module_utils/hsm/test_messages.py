@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    login_failed_message, password_problem, password_warning)
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.sync import failure_summary
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import (
+    failure_summary, login_failed_message, password_problem, password_warning)
 
 
 def test_login_refused_for_a_wrong_password_points_at_the_credentials():

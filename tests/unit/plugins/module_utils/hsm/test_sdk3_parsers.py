@@ -11,9 +11,9 @@ import json
 import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm import sdk3
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import HsmError
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import is_lineage_error
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import is_missing_user_error
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import (
+    is_lineage_error, is_missing_user_error)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     ROLE_ADMIN, ROLE_APPLIANCE, ROLE_CRYPTO_USER, ROLE_UNACTIVATED_ADMIN)
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import transcripts as t

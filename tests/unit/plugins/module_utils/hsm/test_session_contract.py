@@ -26,8 +26,9 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm import sdk3
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    ClientSettings, HsmError, LoginFailed, get_driver, is_lineage_error)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import ClientSettings, get_driver
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError, LoginFailed
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import is_lineage_error
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import User, UserSpec
 from ansible_collections.hsmops.cloudhsm.plugins.modules import cloudhsm_user

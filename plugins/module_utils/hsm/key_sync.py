@@ -4,16 +4,15 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The work of cloudhsm_key_sync and cloudhsm_user: read the clusters, plan (model.py), carry the plan out."""
+"""The work of cloudhsm_key_sync: read the clusters, plan (model.py), carry the plan out, report per destination."""
 
 from __future__ import annotations
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail, secrets_of
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import (
-    is_lineage_error, is_unreachable_error, key_quorum_message, lineage_message, quorum_message, users_first_message)
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import (
+    failure_summary, is_lineage_error, key_quorum_message, lineage_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
-    MANAGEABLE_ROLES, UserSpec, apply_key_plan, apply_user_plan, group_pairs, plan_alignment, plan_key_sync,
-    plan_user_replication, plan_user_purge, plan_users, select_keys, with_pair_partners)
+    apply_key_plan, group_pairs, manageable_users, plan_alignment, plan_key_sync, select_keys, with_pair_partners)
 
 
 def _brief(key):
@@ -54,33 +53,6 @@ def _alignment_entry(alignment):
                         + [dict(attribute="shared-users", share=name) for name in alignment.share]
                         + [dict(attribute="shared-users", unshare=name) for name in alignment.unshare])
     return entry
-
-
-def failure_summary(reports, shown=5, max_clauses=10):
-    """One clause per destination and reason: how many keys, the first few labels, and why (with what to do when the
-    reason is HSMs that did not answer)."""
-    clauses = []
-    for report in reports:
-        by_reason = {}
-        for key in report["failed"]:
-            reason = key.get("reason") or "no reason given"
-            by_reason.setdefault(reason, []).append(str(key.get("label") or key.get("key_reference")))
-        for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1])):
-            listed = ", ".join(names[:shown]) + (" and %d more" % (len(names) - shown) if len(names) > shown else "")
-            if is_unreachable_error(reason):
-                reason += (" (the HSMs of %s did not answer: make sure they are ACTIVE and reachable; if one was "
-                           "replaced, update the client configuration)" % report["cluster"])
-            clauses.append((report["cluster"], "to %s, %d key(s) (%s): %s" % (
-                report["cluster"], len(names), listed, reason)))
-    text = [clause for unused_cluster, clause in clauses[:max_clauses]]
-    rest = clauses[max_clauses:]
-    if rest:
-        clusters = []
-        for cluster, unused_clause in rest:
-            if cluster not in clusters:
-                clusters.append(cluster)
-        text.append("%d more groups of keys with other reasons, to %s" % (len(rest), ", ".join(clusters)))
-    return "; ".join(text)
 
 
 def lineage_probe(session, source, destination, username):
@@ -187,7 +159,7 @@ class KeySync(object):
         summary["drift"] = sum(r["drift"] for r in reports)
         result = dict(changed=changed, source=dict(cluster=source_view.name, selected=len(source_keys),
                                                    keys_held=len(source_view.keys),
-                                                   users_held=len(_manageable(source_view.users))),
+                                                   users_held=len(manageable_users(source_view.users))),
                       destinations=reports, summary=summary)
         if self.module._diff:
             result["diff"] = [dict(before_header=view.name, after_header=view.name,
@@ -304,8 +276,8 @@ class KeySync(object):
     def _report(plan, synced, purged, failed, kept, view, source_view):
         """One destination's result; users_missing/users_extra and keys extra/differing make its ``drift`` (as read:
         users an earlier step would create in check mode are still missing here)."""
-        names = set(user.name for user in _manageable(view.users))
-        source_names = set(user.name for user in _manageable(source_view.users))
+        names = set(user.name for user in manageable_users(view.users))
+        source_names = set(user.name for user in manageable_users(source_view.users))
         report = dict(cluster=plan.destination, synced=_entries(synced),
                       already_present=_entries(plan.already_present), failed=failed,
                       purged=_entries(purged),
@@ -314,166 +286,9 @@ class KeySync(object):
                       extra=_entries(plan.extra),
                       differing=[dict(_brief(k), reason=reason) for k, reason in plan.conflicts],
                       attribute_drift=[_drift_entry(*item) for item in plan.differing], aligned=[], not_aligned=[],
-                      keys_held=len(view.keys), users_held=len(_manageable(view.users)),
+                      keys_held=len(view.keys), users_held=len(manageable_users(view.users)),
                       users_missing=sorted(source_names - names), users_extra=sorted(names - source_names))
         report["drift"] = (len(_entries(plan.replicate)) + len(group_pairs([k for k, unused in plan.blocked]))
                            + len(plan.conflicts) + len(report["extra"]) + len(report["attribute_drift"])
                            + len(report["users_missing"]) + len(report["users_extra"]))
         return report
-
-
-def _manageable(users):
-    return [user for user in users if user.role in MANAGEABLE_ROLES]
-
-
-class UserSync(object):
-    """cloudhsm_user: declared users on every target, or users replicated from a source cluster."""
-
-    def __init__(self, module, driver, session):
-        self.module = module
-        self.driver = driver
-        self.session = session
-        self.params = module.params
-
-    def targets(self):
-        return self.params["clusters"] or self.session.targets()
-
-    def run(self):
-        if self.params["replicate_from"]:
-            return self.replicate()
-        return self.declare()
-
-    def declare(self):
-        params = self.params
-        specs = [UserSpec(u["name"], u["role"], u["state"]) for u in params["users"]]
-        passwords = dict((u["name"].lower(), u.get("password")) for u in params["users"])
-        reports, changed, refused = [], False, []
-        diff = []
-        planned = []
-        for target in self.targets():
-            # Key owners matter only when a user may be deleted.
-            view = self.session.read_view(target, keys=any(s.state == "absent" for s in specs) or params["force"])
-            planned.append((target, view, plan_users(specs, view, update_password=params["update_password"],
-                                                     force=params["force"])))
-        self._refuse_quorum([(view, (["creating %s on %s" % (", ".join(s.name for s in plan.create), view.name)]
-                                     if plan.create else [])
-                              + (["deleting %s on %s" % (", ".join(u.name for u in plan.delete), view.name)]
-                                 if plan.delete else []))
-                             for unused_target, view, plan in planned])
-        for target, view, plan in planned:
-            report = dict(cluster=view.name, created=[], deleted=[], password_changed=[], failed=[],
-                          refused=[dict(username=n, reason=r) for n, r in plan.refused])
-            refused.extend("%s: %s" % (view.name, reason) for unused_name, reason in plan.refused)
-            for spec in plan.create:
-                if not passwords.get(spec.name):
-                    report["failed"].append(dict(username=spec.name, reason="a password is needed to create it"))
-            if not self.module.check_mode:
-                self._apply(target, plan, passwords, report)
-            else:
-                report["created"] = [s.name for s in plan.create if passwords.get(s.name)]
-                report["deleted"] = [u.name for u in plan.delete]
-                report["password_changed"] = [s.name for s in plan.change_password]
-            changed = changed or bool(report["created"] or report["deleted"] or report["password_changed"])
-            reports.append(report)
-            diff.append(dict(before_header=view.name, after_header=view.name,
-                             before=_user_lines(view.users),
-                             after=_user_lines(apply_user_plan(view, plan).users)))
-        result = dict(changed=changed, clusters=reports)
-        if self.module._diff:
-            result["diff"] = diff
-        failures = ["%s: %s %s" % (r["cluster"], f["username"], f["reason"]) for r in reports for f in r["failed"]]
-        if refused or failures:
-            fail(self.module, "; ".join(refused + failures), **result)
-        return result
-
-    def _refuse_quorum(self, work):
-        """Fail before any change when user management is due on a cluster with quorum (M of N) authentication.
-        ``work``: (view, [descriptions of the user changes due there])."""
-        clusters = [view.name for view, changes in work if changes and view.quorum_enabled]
-        if clusters:
-            fail(self.module, quorum_message(clusters, [change for view, changes in work if view.name in clusters
-                                                        for change in changes]))
-
-    def _apply(self, target, plan, passwords, report):
-        for user in plan.delete:
-            self._record(report, "deleted", user.name, self.session.delete_user(target, user))
-        for spec in plan.create:
-            if passwords.get(spec.name):
-                self._record(report, "created", spec.name, self.session.create_user(target, spec, passwords[spec.name]))
-        for spec in plan.change_password:
-            if passwords.get(spec.name):
-                self._record(report, "password_changed", spec.name,
-                             self.session.change_password(target, spec, passwords[spec.name]))
-            else:
-                report["failed"].append(dict(username=spec.name, reason="update_password=always needs a password"))
-
-    @staticmethod
-    def _record(report, field, name, result):
-        if result.ok:
-            report[field].append(name)
-        else:
-            report["failed"].append(dict(username=name, reason=result.message))
-
-    def replicate(self):
-        params, session = self.params, self.session
-        source = params["replicate_from"]
-        names = [u["name"] for u in params["users"]] or None
-        source_view = session.read_view(source)
-        purging = bool(params["purge"] or params["purge_users"])
-        gone_keys = dict((str(name), set(str(ref) for ref in refs))
-                         for name, refs in (params["assume_keys_deleted"] or {}).items())
-        reports, changed, problems, diff = [], False, [], []
-        planned = []
-        for target in self.targets():
-            if session.same_cluster(target, source):
-                continue
-            view = session.read_view(target, keys=purging)
-            todo, conflicts = plan_user_replication(source_view, view, names)
-            remove, refused = plan_user_purge(
-                source_view, view, purge=params["purge"], names=params["purge_users"],
-                protected=[params["username"]], keys_leaving=gone_keys.get(view.name, ())) if purging else ([], [])
-            planned.append((target, view, todo, conflicts, remove, refused))
-        # A clone carries its source's quorum registration, so either side having one means approvals are due.
-        self._refuse_quorum([(view if view.quorum_enabled or not source_view.quorum_enabled else source_view,
-                              (["replicating %s from %s to %s" % (", ".join(u.name for u in todo), source_view.name,
-                                                                  view.name)] if todo else [])
-                              + (["deleting %s on %s" % (", ".join(u.name for u in remove), view.name)]
-                                 if remove else []))
-                             for unused_target, view, todo, unused_c, remove, unused_r in planned])
-        for target, view, todo, conflicts, remove, refused in planned:
-            report = dict(cluster=view.name, replicated=[], deleted=[],
-                          failed=[dict(username=n, reason=r) for n, r in conflicts + refused],
-                          extra=sorted(u.name for u in view.users if u.role in MANAGEABLE_ROLES
-                                       and source_view.user(u.name) is None))
-            if todo and not self.module.check_mode:
-                results = session.replicate_users(todo[:1], source, target)
-                if not results[0].ok and is_lineage_error(results[0].message):
-                    fail(self.module, lineage_message(source_view.name, view.name, results[0].message))
-                if len(todo) > 1:
-                    results += session.replicate_users(todo[1:], source, target)
-                for user, result in zip(todo, results):
-                    self._record(report, "replicated", user.name, result)
-            elif todo:
-                report["replicated"] = [u.name for u in todo]
-            if self.module.check_mode:
-                report["deleted"] = [u.name for u in remove]
-            else:
-                for user in remove:
-                    self._record(report, "deleted", user.name, session.delete_user(target, user))
-            changed = changed or bool(report["replicated"] or report["deleted"])
-            gone = set(report["deleted"])
-            diff.append(dict(before_header=view.name, after_header=view.name, before=_user_lines(view.users),
-                             after=_user_lines([u for u in view.users if u.name not in gone] +
-                                               [u for u in todo if u.name in report["replicated"]])))
-            problems.extend("%s: %s %s" % (view.name, f["username"], f["reason"]) for f in report["failed"])
-            reports.append(report)
-        result = dict(changed=changed, source=source_view.name, clusters=reports)
-        if self.module._diff:
-            result["diff"] = diff
-        if problems:
-            fail(self.module, "; ".join(problems), **result)
-        return result
-
-
-def _user_lines(users):
-    return "".join("%s (%s)\n" % (u.name, u.role) for u in sorted(users, key=lambda u: u.name))
