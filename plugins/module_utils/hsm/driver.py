@@ -14,11 +14,11 @@ import os
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmError
 
+# Where the client packages install their tools.
 DEFAULT_BIN_DIR = "/opt/cloudhsm/bin"
 SDK5_TOOL = "cloudhsm-cli"
 SDK3_TOOL = "cloudhsm_mgmt_util"
 SDK3_KEY_TOOL = "key_mgmt_util"
-
 
 
 class ClientSettings(object):
