@@ -812,8 +812,8 @@ class ControlPlaneTask:
         to_set, to_unset = compare_aws_tags(current_tags or {}, desired_tags, purge_tags=purge_tags)
         if not to_set and not to_unset:
             return False
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             return True
         if to_unset:
             self.call("untag_resource", "remove tags %s from %s" % (", ".join(sorted(to_unset)), resource_id),

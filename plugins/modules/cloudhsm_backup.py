@@ -216,8 +216,8 @@ class BackupTask(ControlPlaneTask):
                 return before, backup
             if state != "READY":
                 self.fail("Backup %s is %s; only a READY backup can be deleted. Wait for it to be READY." % (backup_id, state))
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 return before, dict(backup, BackupState="PENDING_DELETION")
             backup = self.call("delete_backup", "delete backup %s" % backup_id, BackupId=backup_id)["Backup"]
             return before, backup
@@ -228,8 +228,8 @@ class BackupTask(ControlPlaneTask):
                     "Backup %s is PENDING_DELETION; use state=restored to bring it back (possible for 7 days after "
                     "deletion), then set its attributes." % backup_id
                 )
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 backup = dict(backup, BackupState="READY")
                 backup.pop("DeleteTimestamp", None)
             else:
@@ -239,8 +239,8 @@ class BackupTask(ControlPlaneTask):
 
         never_expires = self.params["never_expires"]
         if never_expires is not None and bool(backup.get("NeverExpires")) != never_expires:
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 backup = dict(backup, NeverExpires=never_expires)
             else:
                 backup = self.seen(self.call("modify_backup_attributes", "set never_expires on backup %s" % backup_id,

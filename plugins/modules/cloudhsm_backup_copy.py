@@ -229,8 +229,8 @@ class CopyTask(ControlPlaneTask):
             self.reconcile_tags(existing["BackupId"], current_tags, self.params["tags"], False, client=client)
             backup = existing
         else:
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 return self.record_copy(region, None, True)
             request = dict(DestinationRegion=region, BackupId=source_id)
             if self.params["tags"]:

@@ -448,8 +448,8 @@ class ClusterTask(ControlPlaneTask):
         tags, _purge = self.desired_tags()
         if tags:
             request["TagList"] = ansible_dict_to_boto3_tag_list(tags)
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             planned = dict((key, value) for key, value in request.items() if key not in ("SubnetIds",))
             planned["State"] = "CREATE_IN_PROGRESS"
             return self.seen(planned)
@@ -507,8 +507,8 @@ class ClusterTask(ControlPlaneTask):
             self.check_hsm_type_change(cluster)
             modify["HsmType"] = params["hsm_type"]
         if modify:
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 cluster = dict(cluster)
                 cluster.update(modify)
                 if "HsmType" in modify:
@@ -594,8 +594,8 @@ class ClusterTask(ControlPlaneTask):
                 "the HSM (hsmops.cloudhsm.cloudhsm_hsm), sign certificates.cluster_csr, then pass signed_cert and "
                 "trust_anchor again." % cluster_id
             )
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             return self.seen(dict(cluster, State="INITIALIZE_IN_PROGRESS"))
         refused = ("Cluster %s refused the certificates. signed_cert must be the cluster's current CSR signed by the CA "
                    "whose self-signed certificate is trust_anchor" % cluster_id)

@@ -250,8 +250,8 @@ class HsmTask(ControlPlaneTask):
     # --- changes ---
 
     def create(self, zone):
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             self.created.append({"availability_zone": zone})
             return None
         hsm = self.call("create_hsm", "create an HSM in %s for cluster %s" % (zone, self.cluster_id),

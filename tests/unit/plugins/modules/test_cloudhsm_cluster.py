@@ -315,6 +315,13 @@ def test_a_refusal_before_any_change_reports_unchanged(aws, capsys, api_calls):
     assert result["cluster"]["name"] == "fixed" and mutating(api_calls) == []
 
 
+def test_a_create_that_aws_refuses_reports_unchanged_and_names_the_operation(aws, capsys):
+    result = run({"name": "nowhere", "mode": "FIPS", "subnet_ids": ["subnet-0123456789abcdef0"]}, capsys)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith("Failed to create the cluster (CreateCluster): ")
+    assert result["cluster"] == {}
+
+
 def test_no_wait_returns_the_in_progress_cluster(aws, capsys, api_calls):
     aws.transitions.set_seconds({"cluster_create": 3600})
     _vpc, subnets = make_subnets()
