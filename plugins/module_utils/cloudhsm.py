@@ -7,8 +7,9 @@
 """Shared logic of the CloudHSM control-plane modules (the ``cloudhsmv2`` API).
 
 Clients with retries, paginated look-ups, normalisation of clusters, HSMs and backups to snake_case with tags as
-dicts, identifier validation with the API model's patterns, tag reconciliation, PEM loading, and the one waiter
-the modules use (botocore ships no waiters for cloudhsmv2).
+dicts, identifier validation with the API model's patterns, PEM loading, the one waiter the modules use (botocore
+ships no waiters for cloudhsmv2), and ControlPlaneTask, the base of every module run: its API calls, waits, tag
+reconciliation and failures.
 """
 
 from __future__ import annotations
@@ -457,30 +458,8 @@ def warn(module, msg):
 # --- tags ---
 
 
-def reconcile_tags(module, client, resource_id, current_tags, desired_tags, purge_tags):
-    """Make a resource's tags match desired_tags; returns True when something changed (or would in check mode).
-
-    desired_tags None leaves the tags alone. Nothing is called in check mode.
-    """
-    if desired_tags is None:
-        return False
-    to_set, to_unset = compare_aws_tags(current_tags or {}, desired_tags, purge_tags=purge_tags)
-    if not to_set and not to_unset:
-        return False
-    if module.check_mode:
-        return True
-    try:
-        if to_unset:
-            client.untag_resource(aws_retry=True, ResourceId=resource_id, TagKeyList=to_unset)
-        if to_set:
-            client.tag_resource(aws_retry=True, ResourceId=resource_id, TagList=ansible_dict_to_boto3_tag_list(to_set))
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to update the tags of %s" % resource_id)
-    return True
-
-
 def apply_tags_locally(resource, desired_tags, purge_tags):
-    """The TagList a resource will have after reconcile_tags, for results without another describe."""
+    """The TagList a resource will have after ControlPlaneTask.reconcile_tags, for results without another describe."""
     if desired_tags is None:
         return resource
     current = boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
@@ -705,3 +684,147 @@ def cluster_lineage(client, cluster):
     lineage.update(source_backup_found=True, origin_cluster_id=backup_origin(backup),
                    origin_region=backup.get("SourceRegion"), origin_backup_id=backup.get("SourceBackup") or backup_id)
     return lineage
+
+
+# --- one control-plane module run ---
+
+# Operations that only read; any other operation that succeeds has changed something.
+READ_OPERATION_PREFIXES = ("describe_", "list_", "get_")
+
+
+def error_code(error):
+    """The AWS error code of a botocore ClientError, or None for other errors (no connection, bad parameters)."""
+    return ((getattr(error, "response", None) or {}).get("Error") or {}).get("Code")
+
+
+def api_operation_name(client, method):
+    """The API name of a client method (create_cluster -> CreateCluster)."""
+    mapping = getattr(getattr(client, "meta", None), "method_to_api_mapping", None) or {}
+    return mapping.get(method) or "".join(part.capitalize() for part in method.split("_"))
+
+
+class ControlPlaneTask:
+    """One run of a control-plane module: its client, its API calls and waits, and how it fails.
+
+    Every failure, whether a refusal, an API error or a wait that ends badly, reports ``changed`` (True once
+    anything was changed, or would be in check mode) and what the run did so far (``partial_results()``), so a run
+    stopped half-way says what it left behind. API errors name the operation that failed. Subclasses hold the
+    module's logic; they call AWS only through ``call``, ``look_up`` and ``wait``.
+    """
+
+    def __init__(self, module, client=None):
+        self.module = module
+        self.params = module.params
+        self.region = module.region
+        self.changed = False
+        self._client = client
+        self._regional_clients = {}
+
+    @property
+    def client(self):
+        """The module's main client (cloudhsmv2 in the module's region unless another was given), made on first use."""
+        if self._client is None:
+            self._client = cloudhsm_client(self.module)
+        return self._client
+
+    def regional_client(self, region):
+        """A cloudhsmv2 client for region, made once per run."""
+        if region not in self._regional_clients:
+            self._regional_clients[region] = cloudhsm_client(self.module, region=region)
+        return self._regional_clients[region]
+
+    # --- failing ---
+
+    def partial_results(self):
+        """What the run has done so far, reported with every failure; subclasses return their own."""
+        return {}
+
+    def _failure(self, extra):
+        result = self.partial_results()
+        result.update(extra)
+        result["changed"] = self.changed
+        return result
+
+    def fail(self, msg, **extra):
+        """Fail the run with msg, changed and the partial results (extra adds to or overrides them)."""
+        self.module.fail_json(msg=msg, **self._failure(extra))
+
+    def fail_aws(self, error, msg, **extra):
+        """Fail the run on an AWS error: msg, then the error and AWS's response, with changed and the partial results."""
+        self.module.fail_json_aws(error, msg=msg, **self._failure(extra))
+
+    # --- AWS ---
+
+    def call(self, operation, what=None, client=None, ignore_codes=(), refusals=None, **params):
+        """client.operation(**params) with the client's retries (jittered backoff); returns the response.
+
+        An AWS error fails the run with a message that names the operation: refusals maps error codes to the
+        message that explains them (else "Failed to <what>"). An error whose code is in ignore_codes (a resource
+        already gone, say) returns None. A successful operation that is not a read sets changed.
+        """
+        client = self.client if client is None else client
+        try:
+            response = getattr(client, operation)(aws_retry=True, **params)
+        except is_boto3_error_code(list(ignore_codes)):
+            return None
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            name = api_operation_name(client, operation)
+            msg = (refusals or {}).get(error_code(e)) or "Failed to %s" % (what or "call " + name)
+            self.fail_aws(e, "%s (%s)" % (msg, name))
+        if not operation.startswith(READ_OPERATION_PREFIXES):
+            self.changed = True
+        return response
+
+    def look_up(self, what, reader, *args, **kwargs):
+        """reader(*args, **kwargs), a read that may make several calls (get_cluster, describe_backups, ...).
+
+        An AWS error fails the run with "Failed to <what>" and the operation that failed.
+        """
+        try:
+            return reader(*args, **kwargs)
+        except AWS_ERRORS as e:
+            self.fail_aws(e, _naming_operation("Failed to %s" % what, e))
+
+    def wait(self, what, waiter, *args, **kwargs):
+        """waiter(*args, **kwargs), one of the waiters (wait_for_cluster, wait_for_hsms, StateWaiter.wait, ...).
+
+        A timeout, a failed state or a disappearance goes to wait_failed; an AWS error fails the run with
+        "Failed while waiting for <what>" and the operation that failed.
+        """
+        try:
+            return waiter(*args, **kwargs)
+        except CloudHsmError as e:
+            self.wait_failed(e)
+        except AWS_ERRORS as e:
+            self.fail_aws(e, _naming_operation("Failed while waiting for %s" % what, e))
+
+    def wait_failed(self, error):
+        """A wait ended without the state it waited for: fail with the waiter's message (it names the fix)."""
+        self.fail(str(error))
+
+    def reconcile_tags(self, resource_id, current_tags, desired_tags, purge_tags, client=None):
+        """Make a resource's tags match desired_tags (None leaves them alone); True (and changed) when they change.
+
+        In check mode nothing is called and True says they would change.
+        """
+        if desired_tags is None:
+            return False
+        to_set, to_unset = compare_aws_tags(current_tags or {}, desired_tags, purge_tags=purge_tags)
+        if not to_set and not to_unset:
+            return False
+        if self.module.check_mode:
+            self.changed = True
+            return True
+        if to_unset:
+            self.call("untag_resource", "remove tags %s from %s" % (", ".join(sorted(to_unset)), resource_id),
+                      client=client, ResourceId=resource_id, TagKeyList=to_unset)
+        if to_set:
+            self.call("tag_resource", "tag %s" % resource_id, client=client, ResourceId=resource_id,
+                      TagList=ansible_dict_to_boto3_tag_list(to_set))
+        return True
+
+
+def _naming_operation(msg, error):
+    """msg with the API operation that raised error, when botocore names it (not for errors before a request)."""
+    operation = getattr(error, "operation_name", None)
+    return "%s (%s)" % (msg, operation) if operation else msg

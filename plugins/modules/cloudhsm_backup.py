@@ -167,17 +167,14 @@ kept:
 
 import datetime
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_backups
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_backup
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 
 
@@ -188,27 +185,28 @@ def _timestamp(value):
     return datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
 
 
-class BackupTask:
+class BackupTask(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = cloudhsm_client(module)
-        self.changed = False
+        super(BackupTask, self).__init__(module)
+        self.backup = None  # the backup as last seen (raw)
+        self.pruned = []  # copies deleted so far, as the result lists them
+        self.kept = []
 
-    def call(self, method, msg, **kwargs):
-        try:
-            return getattr(self.client, method)(aws_retry=True, **kwargs)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg=msg, changed=self.changed)
+    def partial_results(self):
+        if self.params["prune_copies_of_cluster"]:
+            return dict(pruned=self.pruned, kept=self.kept)
+        return dict(backup=normalize_backup(self.backup) if self.backup else {})
+
+    def seen(self, backup):
+        """Remember backup as the one a failure reports; returns it."""
+        self.backup = backup
+        return backup
 
     def manage(self):
         backup_id = self.params["backup_id"]
-        try:
-            backup = get_backup(self.client, backup_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe backup %s" % backup_id)
+        backup = self.seen(self.look_up("describe backup %s" % backup_id, get_backup, self.client, backup_id))
         if backup is None:
-            self.module.fail_json(msg="Backup %s does not exist in %s. Check the id and the region." % (backup_id, self.module.region))
+            self.fail("Backup %s does not exist in %s. Check the id and the region." % (backup_id, self.region))
         before = backup
         state = backup.get("BackupState")
         wanted = self.params["state"]
@@ -217,43 +215,39 @@ class BackupTask:
             if state in ("PENDING_DELETION", "DELETED"):
                 return before, backup
             if state != "READY":
-                self.module.fail_json(msg="Backup %s is %s; only a READY backup can be deleted. Wait for it to be READY."
-                                          % (backup_id, state))
-            self.changed = True
+                self.fail("Backup %s is %s; only a READY backup can be deleted. Wait for it to be READY." % (backup_id, state))
             if self.module.check_mode:
+                self.changed = True
                 return before, dict(backup, BackupState="PENDING_DELETION")
-            backup = self.call("delete_backup", "Failed to delete backup %s" % backup_id, BackupId=backup_id)["Backup"]
+            backup = self.call("delete_backup", "delete backup %s" % backup_id, BackupId=backup_id)["Backup"]
             return before, backup
 
         if state == "PENDING_DELETION":
             if wanted == "present":
-                self.module.fail_json(
-                    msg="Backup %s is PENDING_DELETION; use state=restored to bring it back (possible for 7 days after "
-                        "deletion), then set its attributes." % backup_id
+                self.fail(
+                    "Backup %s is PENDING_DELETION; use state=restored to bring it back (possible for 7 days after "
+                    "deletion), then set its attributes." % backup_id
                 )
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 backup = dict(backup, BackupState="READY")
                 backup.pop("DeleteTimestamp", None)
             else:
-                backup = self.call("restore_backup", "Failed to restore backup %s" % backup_id, BackupId=backup_id)["Backup"]
+                backup = self.seen(self.call("restore_backup", "restore backup %s" % backup_id, BackupId=backup_id)["Backup"])
         elif state == "DELETED":
-            self.module.fail_json(
-                msg="Backup %s is DELETED: it was deleted more than 7 days ago and can no longer be restored." % backup_id
-            )
+            self.fail("Backup %s is DELETED: it was deleted more than 7 days ago and can no longer be restored." % backup_id)
 
         never_expires = self.params["never_expires"]
         if never_expires is not None and bool(backup.get("NeverExpires")) != never_expires:
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 backup = dict(backup, NeverExpires=never_expires)
             else:
-                backup = self.call("modify_backup_attributes", "Failed to set never_expires on backup %s" % backup_id,
-                                   BackupId=backup_id, NeverExpires=never_expires)["Backup"]
+                backup = self.seen(self.call("modify_backup_attributes", "set never_expires on backup %s" % backup_id,
+                                             BackupId=backup_id, NeverExpires=never_expires)["Backup"])
 
         current_tags = boto3_tag_list_to_ansible_dict(backup.get("TagList") or before.get("TagList") or [])
-        if reconcile_tags(self.module, self.client, backup_id, current_tags, self.params["tags"], self.params["purge_tags"]):
-            self.changed = True
+        self.reconcile_tags(backup_id, current_tags, self.params["tags"], self.params["purge_tags"])
         backup = apply_tags_locally(dict(backup, TagList=backup.get("TagList") or before.get("TagList") or []),
                                     self.params["tags"], self.params["purge_tags"])
         return before, backup
@@ -261,10 +255,7 @@ class BackupTask:
     def prune(self):
         cluster_id = self.params["prune_copies_of_cluster"]
         days = self.params["prune_older_than_days"]
-        try:
-            backups = describe_backups(self.client)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe the backups of %s" % self.module.region)
+        backups = self.look_up("describe the backups of %s" % self.region, describe_backups, self.client)
         copies = [
             backup for backup in backups
             if backup.get("SourceCluster") == cluster_id and backup.get("BackupState") in ("READY", "CREATE_IN_PROGRESS")
@@ -272,31 +263,26 @@ class BackupTask:
         copies.sort(key=lambda backup: _timestamp(backup["CreateTimestamp"]))
         limit = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
         newest = copies[-1] if copies else None
-        pruned, kept = [], []
+        to_prune = []
         for backup in copies:
             too_old = _timestamp(backup["CreateTimestamp"]) < limit
             if backup is newest or not too_old or backup.get("NeverExpires") or backup.get("BackupState") != "READY":
-                kept.append(backup["BackupId"])
+                self.kept.append(backup["BackupId"])
                 continue
-            pruned.append(backup)
-        for backup in pruned:
+            to_prune.append(backup)
+        for backup in to_prune:
             self.changed = True
             if not self.module.check_mode:
-                try:
-                    self.client.delete_backup(aws_retry=True, BackupId=backup["BackupId"])
-                except is_boto3_error_code("CloudHsmResourceNotFoundException"):
-                    pass  # gone meanwhile
-                except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                    self.module.fail_json_aws(e, msg="Failed to delete copy %s" % backup["BackupId"], changed=self.changed)
-        return [
-            {
+                # ignored: a copy deleted meanwhile
+                self.call("delete_backup", "delete copy %s" % backup["BackupId"],
+                          ignore_codes=("CloudHsmResourceNotFoundException",), BackupId=backup["BackupId"])
+            self.pruned.append({
                 "backup_id": backup["BackupId"],
                 "create_timestamp": normalize_backup(backup)["create_timestamp"],
                 "source_backup": backup.get("SourceBackup"),
                 "source_region": backup.get("SourceRegion"),
-            }
-            for backup in pruned
-        ], kept
+            })
+        return self.pruned, self.kept
 
 
 def diff_view(backup):

@@ -120,23 +120,20 @@ copies:
   sample: {"us-west-2": {"backup_id": "backup-ro5c4er4aac", "state": "READY", "copied": true}}
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import StateWaiter
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import backup_state
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_backups
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import newest
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import partition_of_region
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_region
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
@@ -145,25 +142,19 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wa
 LIVE_COPY_STATES = ("CREATE_IN_PROGRESS", "READY")
 
 
-class CopyTask:
+class CopyTask(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.region = module.region
-        self.client = cloudhsm_client(module)
-        self.changed = False
+        super(CopyTask, self).__init__(module)
+        self.source_backup = None
+        self.copies = {}  # region -> the copy's result, filled in as each copy is started or found
 
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, changed=self.changed)
+    def partial_results(self):
+        return dict(source_backup_id=(self.source_backup or {}).get("BackupId"), source_region=self.region,
+                    source_cluster_id=(self.source_backup or {}).get("ClusterId"), copies=self.copies)
 
     def wait_ready(self, backup, label):
-        try:
-            return wait_for_backup(self.client, backup["BackupId"], ("READY",), self.params["wait_timeout"],
-                                   label=label, initial=backup)
-        except CloudHsmError as e:
-            self.fail(str(e))
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed while waiting for backup %s" % backup["BackupId"])
+        return self.wait("backup %s" % backup["BackupId"], wait_for_backup, self.client, backup["BackupId"], ("READY",),
+                         self.params["wait_timeout"], label=label, initial=backup)
 
     def source(self):
         """The source backup (raw), READY or failing with the reason."""
@@ -172,30 +163,23 @@ class CopyTask:
             if arn_region and arn_region != self.region:
                 self.fail("backup_id %s is in %s; run this module with region=%s to copy it."
                           % (self.params["backup_id"], arn_region, arn_region))
-            try:
-                backup = get_backup(self.client, backup_id)
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed to describe backup %s" % backup_id)
+            backup = self.look_up("describe backup %s" % backup_id, get_backup, self.client, backup_id)
             if backup is None:
                 self.fail("Backup %s does not exist in %s. Check the id and the region." % (backup_id, self.region))
         else:
             cluster_id = self.params["cluster_id"]
-            try:
-                backups = describe_backups(self.client, cluster_ids=[cluster_id], states=["READY", "CREATE_IN_PROGRESS"])
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed to describe the backups of cluster %s" % cluster_id)
+            backups = self.look_up("describe the backups of cluster %s" % cluster_id, describe_backups, self.client,
+                                   cluster_ids=[cluster_id], states=["READY", "CREATE_IN_PROGRESS"])
             backup = newest([b for b in backups if b.get("BackupState") == "READY"]) or newest(backups)
             if backup is None:
-                try:
-                    cluster = get_cluster(self.client, cluster_id)
-                except AWS_ERRORS as e:
-                    self.module.fail_json_aws(e, msg="Failed to describe cluster %s" % cluster_id)
+                cluster = self.look_up("describe cluster %s" % cluster_id, get_cluster, self.client, cluster_id)
                 if cluster is None:
                     self.fail("Cluster %s does not exist in %s. Check the id and the region." % (cluster_id, self.region))
                 self.fail(
                     "Cluster %s (state %s) has no READY backup to copy. AWS takes a backup when a cluster is activated "
                     "and when an HSM is added to or removed from an active cluster." % (cluster_id, cluster.get("State"))
                 )
+        self.source_backup = backup
         state = backup.get("BackupState")
         label = "source backup %s in %s" % (backup["BackupId"], self.region)
         if state == "CREATE_IN_PROGRESS" and self.params["wait"] and not self.module.check_mode:
@@ -237,57 +221,49 @@ class CopyTask:
 
     def copy_to(self, region, source):
         source_id = source["BackupId"]
-        client = cloudhsm_client(self.module, region=region)
-        try:
-            existing = self.find_copy(client, source_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to look for copies of %s in %s" % (source_id, region))
+        client = self.regional_client(region)
+        existing = self.look_up("look for copies of %s in %s" % (source_id, region), self.find_copy, client, source_id)
         copied = existing is None
         if existing is not None:
             current_tags = boto3_tag_list_to_ansible_dict(existing.get("TagList") or [])
-            if reconcile_tags(self.module, client, existing["BackupId"], current_tags, self.params["tags"], False):
-                self.changed = True
+            self.reconcile_tags(existing["BackupId"], current_tags, self.params["tags"], False, client=client)
             backup = existing
         else:
-            self.changed = True
             if self.module.check_mode:
-                return {"backup_id": None, "state": None, "copied": True}
+                self.changed = True
+                return self.record_copy(region, None, True)
             request = dict(DestinationRegion=region, BackupId=source_id)
             if self.params["tags"]:
                 request["TagList"] = ansible_dict_to_boto3_tag_list(self.params["tags"])
-            try:
-                self.client.copy_backup_to_region(aws_retry=True, **request)
-            except is_boto3_error_code("CloudHsmInvalidRequestException") as e:
-                self.module.fail_json_aws(e, msg="AWS refused to copy backup %s from %s to %s" % (source_id, self.region, region),
-                                          changed=self.changed)
-            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                self.module.fail_json_aws(e, msg="Failed to copy backup %s to %s" % (source_id, region), changed=self.changed)
+            refused = "AWS refused to copy backup %s from %s to %s" % (source_id, self.region, region)
+            self.call("copy_backup_to_region", "copy backup %s to %s" % (source_id, region),
+                      refusals={"CloudHsmInvalidRequestException": refused}, **request)
             backup = None
+        self.record_copy(region, backup, copied)
         return {"client": client, "backup": backup, "copied": copied}
+
+    def record_copy(self, region, backup, copied):
+        """Record the copy in region (None while CopyBackupToRegion's copy is not yet listed); returns its result."""
+        self.copies[region] = {"backup_id": (backup or {}).get("BackupId"), "state": (backup or {}).get("BackupState"),
+                               "copied": copied}
+        return self.copies[region]
 
     def settle(self, region, source_id, entry):
         """Wait (when asked) for the copy in region to be READY; returns the per-region result."""
         client, backup = entry["client"], entry["backup"]
         label = "copy of backup %s in %s" % (source_id, region)
         if self.params["wait"] and not self.module.check_mode and (backup is None or backup.get("BackupState") != "READY"):
+            def fetch():
+                copy = self.find_copy(client, source_id)
+                self.record_copy(region, copy, entry["copied"])  # what a failed wait reports
+                return copy
+
             waiter = StateWaiter(self.params["wait_timeout"])
-            try:
-                backup = waiter.wait(lambda: self.find_copy(client, source_id), backup_state, label, ("READY",),
-                                     failed=("DELETED", "PENDING_DELETION"), fail_when_gone=False, initial=backup)
-            except CloudHsmError as e:
-                self.fail(str(e))
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed while waiting for the %s" % label)
+            backup = self.wait("the %s" % label, waiter.wait, fetch, backup_state, label, ("READY",),
+                               failed=("DELETED", "PENDING_DELETION"), fail_when_gone=False, initial=backup)
         elif backup is None and not self.module.check_mode:
-            try:
-                backup = self.find_copy(client, source_id)
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed to look for the %s" % label)
-        return {
-            "backup_id": (backup or {}).get("BackupId"),
-            "state": (backup or {}).get("BackupState"),
-            "copied": entry["copied"],
-        }
+            backup = self.look_up("look for the %s" % label, self.find_copy, client, source_id)
+        return self.record_copy(region, backup, entry["copied"])
 
 
 def main():

@@ -150,9 +150,8 @@ backups:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import BACKUP_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_backups
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
@@ -172,20 +171,19 @@ def main():
     params = module.params
     validate_options(module, {"backup_ids": "backup", "source_backup_ids": "backup", "cluster_ids": "cluster"})
 
-    client = cloudhsm_client(module)
-    try:
-        backups = describe_backups(
-            client,
-            backup_ids=params["backup_ids"],
-            cluster_ids=params["cluster_ids"],
-            source_backup_ids=params["source_backup_ids"],
-            states=params["states"],
-            never_expires=params["never_expires"],
-            sort_ascending=params["sort_ascending"],
-            shared=params["shared"] or None,
-        )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe CloudHSM backups")
+    task = ControlPlaneTask(module)
+    backups = task.look_up(
+        "describe CloudHSM backups",
+        describe_backups,
+        task.client,
+        backup_ids=params["backup_ids"],
+        cluster_ids=params["cluster_ids"],
+        source_backup_ids=params["source_backup_ids"],
+        states=params["states"],
+        never_expires=params["never_expires"],
+        sort_ascending=params["sort_ascending"],
+        shared=params["shared"] or None,
+    )
     module.exit_json(changed=False, backups=[normalize_backup(backup) for backup in backups])
 
 

@@ -274,12 +274,10 @@ hsm_type_change:
 import datetime
 import re
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import GONE_CLUSTER_STATES
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_CHANGING_STATES
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_TYPE_MIGRATION
@@ -290,8 +288,8 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import RO
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import SECONDS_PER_HSM_MIGRATION
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import StateWaiter
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import apply_tags_locally
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
@@ -301,7 +299,6 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import lo
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import now_utc
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import reconcile_tags
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import retention_days
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import rollback_deadline
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
@@ -327,53 +324,48 @@ TRANSITIONAL = {
 }
 
 
-class ClusterTask:
+class ClusterTask(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = cloudhsm_client(module)
-        self.changed = False
-        self.wait = self.params["wait"]
+        super(ClusterTask, self).__init__(module)
         self.timeout = self.params["wait_timeout"]
+        self.cluster = None  # the cluster as last seen (raw), reported when a run fails after finding or creating it
 
-    def fail(self, msg):
-        self.module.fail_json(msg=msg)
+    def partial_results(self):
+        return dict(cluster=normalize_cluster(self.cluster) if self.cluster else {})
+
+    def seen(self, cluster):
+        """Remember cluster as the one a failure reports; returns it."""
+        self.cluster = cluster
+        return cluster
 
     # --- finding the cluster ---
 
     def find(self):
         cluster_id, name = self.params["cluster_id"], self.params["name"]
-        try:
-            if cluster_id:
-                cluster = get_cluster(self.client, cluster_id)
-                if cluster is not None and cluster.get("State") in GONE_CLUSTER_STATES and self.params["state"] == "present":
-                    self.fail(
-                        "Cluster %s is %s; a deleted cluster cannot be brought back. Create a new one from one of its "
-                        "backups (name and source_backup_id)." % (cluster_id, cluster["State"])
-                    )
-                if cluster is None and self.params["state"] == "present":
-                    self.fail(
-                        "Cluster %s does not exist in %s. A new cluster gets its id from AWS: give name (and no "
-                        "cluster_id) to create one." % (cluster_id, self.module.region)
-                    )
-                return cluster
-            matches = find_clusters_by_name(self.client, name)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to look up the cluster")
+        if cluster_id:
+            cluster = self.look_up("look up cluster %s" % cluster_id, get_cluster, self.client, cluster_id)
+            if cluster is not None and cluster.get("State") in GONE_CLUSTER_STATES and self.params["state"] == "present":
+                self.fail(
+                    "Cluster %s is %s; a deleted cluster cannot be brought back. Create a new one from one of its "
+                    "backups (name and source_backup_id)." % (cluster_id, cluster["State"])
+                )
+            if cluster is None and self.params["state"] == "present":
+                self.fail(
+                    "Cluster %s does not exist in %s. A new cluster gets its id from AWS: give name (and no "
+                    "cluster_id) to create one." % (cluster_id, self.region)
+                )
+            return self.seen(cluster)
+        matches = self.look_up("look up the clusters named %r" % name, find_clusters_by_name, self.client, name)
         if len(matches) > 1:
             self.fail(
                 "%d live clusters are named %r: %s. Give cluster_id to choose one, or rename the others."
                 % (len(matches), name, ", ".join("%s (%s)" % (c["ClusterId"], c.get("State")) for c in matches))
             )
-        return matches[0] if matches else None
+        return self.seen(matches[0] if matches else None)
 
     def wait_cluster(self, cluster_id, wanted, initial=None):
-        try:
-            return wait_for_cluster(self.client, cluster_id, wanted, self.timeout, initial=initial)
-        except CloudHsmError as e:
-            self.fail(str(e))
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed while waiting for cluster %s" % cluster_id)
+        return self.seen(self.wait("cluster %s" % cluster_id, wait_for_cluster, self.client, cluster_id, wanted,
+                                   self.timeout, initial=initial))
 
     # --- desired state ---
 
@@ -403,29 +395,24 @@ class ClusterTask:
         if not reference:
             return None, None
         backup_id, region, account = parse_backup_reference(reference, "source_backup_id")
-        if region and region != self.module.region:
+        if region and region != self.region:
             self.fail(
                 "source_backup_id %s is in region %s but the cluster is to be created in %s. Copy the backup to %s "
-                "first (hsmops.cloudhsm.cloudhsm_backup_copy) and use the copy's id." % (reference, region, self.module.region, self.module.region)
+                "first (hsmops.cloudhsm.cloudhsm_backup_copy) and use the copy's id." % (reference, region, self.region, self.region)
             )
-        try:
-            backup = get_backup(self.client, backup_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe backup %s" % backup_id)
+        backup = self.look_up("describe backup %s" % backup_id, get_backup, self.client, backup_id)
         if backup is None:
             if account:
                 # A backup shared from another account is not listed here; let CreateCluster judge it.
                 return None, reference
             self.fail(
                 "source_backup_id %s does not exist in %s. Check the id, or copy the backup to this region first "
-                "(hsmops.cloudhsm.cloudhsm_backup_copy)." % (backup_id, self.module.region)
+                "(hsmops.cloudhsm.cloudhsm_backup_copy)." % (backup_id, self.region)
             )
         state = backup.get("BackupState")
-        if state == "CREATE_IN_PROGRESS" and self.wait and not self.module.check_mode:
-            try:
-                backup = wait_for_backup(self.client, backup_id, ("READY",), self.timeout, initial=backup)
-            except CloudHsmError as e:
-                self.fail(str(e))
+        if state == "CREATE_IN_PROGRESS" and self.params["wait"] and not self.module.check_mode:
+            backup = self.wait("backup %s" % backup_id, wait_for_backup, self.client, backup_id, ("READY",), self.timeout,
+                               initial=backup)
             state = backup.get("BackupState")
         if state != "READY" and not (state == "CREATE_IN_PROGRESS" and self.module.check_mode):
             self.fail(
@@ -461,16 +448,13 @@ class ClusterTask:
         tags, _purge = self.desired_tags()
         if tags:
             request["TagList"] = ansible_dict_to_boto3_tag_list(tags)
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             planned = dict((key, value) for key, value in request.items() if key not in ("SubnetIds",))
             planned["State"] = "CREATE_IN_PROGRESS"
-            return planned
-        try:
-            cluster = self.client.create_cluster(aws_retry=True, **request)["Cluster"]
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to create the cluster")
-        if self.wait:
+            return self.seen(planned)
+        cluster = self.seen(self.call("create_cluster", "create the cluster", **request)["Cluster"])
+        if self.params["wait"]:
             cluster = self.wait_cluster(cluster["ClusterId"], SETTLED_AFTER_CREATE)
         signed_cert, trust_anchor = self.certificates()
         if signed_cert:
@@ -513,7 +497,7 @@ class ClusterTask:
         self.refuse_in_place_changes(cluster)
         signed_cert, trust_anchor = self.certificates()
 
-        if cluster.get("State") in TRANSITIONAL and self.wait and not self.module.check_mode:
+        if cluster.get("State") in TRANSITIONAL and self.params["wait"] and not self.module.check_mode:
             cluster = self.wait_cluster(cluster_id, TRANSITIONAL[cluster["State"]], initial=cluster)
 
         modify = {}
@@ -523,25 +507,22 @@ class ClusterTask:
             self.check_hsm_type_change(cluster)
             modify["HsmType"] = params["hsm_type"]
         if modify:
-            self.changed = True
             if self.module.check_mode:
+                self.changed = True
                 cluster = dict(cluster)
                 cluster.update(modify)
                 if "HsmType" in modify:
                     cluster.update(predicted_hsm_type_change(cluster, modify["HsmType"]))
             else:
-                try:
-                    cluster = self.client.modify_cluster(aws_retry=True, ClusterId=cluster_id, **modify)["Cluster"]
-                except AWS_ERRORS as e:
-                    self.module.fail_json_aws(e, msg="Failed to modify cluster %s" % cluster_id)
-                if self.wait and cluster.get("State") in TRANSITIONAL:
+                cluster = self.seen(self.call("modify_cluster", "modify cluster %s" % cluster_id, ClusterId=cluster_id,
+                                              **modify)["Cluster"])
+                if self.params["wait"] and cluster.get("State") in TRANSITIONAL:
                     cluster = self.wait_cluster(cluster_id, TRANSITIONAL[cluster["State"]])
 
         tags, purge = self.desired_tags()
         current_tags = boto3_tag_list_to_ansible_dict(cluster.get("TagList") or [])
-        if reconcile_tags(self.module, self.client, cluster_id, current_tags, tags, purge):
-            self.changed = True
-            cluster = apply_tags_locally(cluster, tags, purge)
+        if self.reconcile_tags(cluster_id, current_tags, tags, purge):
+            cluster = self.seen(apply_tags_locally(cluster, tags, purge))
 
         if signed_cert:
             cluster = self.initialize(cluster, signed_cert, trust_anchor)
@@ -613,23 +594,17 @@ class ClusterTask:
                 "the HSM (hsmops.cloudhsm.cloudhsm_hsm), sign certificates.cluster_csr, then pass signed_cert and "
                 "trust_anchor again." % cluster_id
             )
-        self.changed = True
         if self.module.check_mode:
-            return dict(cluster, State="INITIALIZE_IN_PROGRESS")
-        try:
-            response = self.client.initialize_cluster(
-                aws_retry=True, ClusterId=cluster_id, SignedCert=signed_cert, TrustAnchor=trust_anchor
-            )
-        except is_boto3_error_code("CloudHsmInvalidRequestException") as e:
-            self.module.fail_json_aws(
-                e,
-                msg="Cluster %s refused the certificates. signed_cert must be the cluster's current CSR signed by the "
-                "CA whose self-signed certificate is trust_anchor" % cluster_id,
-            )
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg="Failed to initialize cluster %s" % cluster_id)
-        cluster = dict(cluster, State=response.get("State", "INITIALIZE_IN_PROGRESS"), StateMessage=response.get("StateMessage"))
-        if self.wait:
+            self.changed = True
+            return self.seen(dict(cluster, State="INITIALIZE_IN_PROGRESS"))
+        refused = ("Cluster %s refused the certificates. signed_cert must be the cluster's current CSR signed by the CA "
+                   "whose self-signed certificate is trust_anchor" % cluster_id)
+        response = self.call("initialize_cluster", "initialize cluster %s" % cluster_id,
+                             refusals={"CloudHsmInvalidRequestException": refused},
+                             ClusterId=cluster_id, SignedCert=signed_cert, TrustAnchor=trust_anchor)
+        cluster = self.seen(dict(cluster, State=response.get("State", "INITIALIZE_IN_PROGRESS"),
+                                 StateMessage=response.get("StateMessage")))
+        if self.params["wait"]:
             cluster = self.wait_cluster(cluster_id, ("INITIALIZED", "ACTIVE"))
         return cluster
 
@@ -638,7 +613,7 @@ class ClusterTask:
     def delete(self, cluster):
         cluster_id = cluster["ClusterId"]
         if cluster.get("State") in GONE_CLUSTER_STATES:
-            if cluster.get("State") == "DELETE_IN_PROGRESS" and self.wait and not self.module.check_mode:
+            if cluster.get("State") == "DELETE_IN_PROGRESS" and self.params["wait"] and not self.module.check_mode:
                 self.wait_cluster(cluster_id, (StateWaiter.GONE, "DELETED"), initial=cluster)
             return {}
         self.changed = True
@@ -648,27 +623,16 @@ class ClusterTask:
         for hsm in cluster.get("Hsms") or []:
             if hsm.get("State") in ("DELETE_IN_PROGRESS", "DELETED"):
                 continue
-            try:
-                self.client.delete_hsm(aws_retry=True, ClusterId=cluster_id, HsmId=hsm["HsmId"])
-            except is_boto3_error_code("CloudHsmResourceNotFoundException"):
-                pass  # already gone
-            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                self.module.fail_json_aws(e, msg="Failed to delete HSM %s of cluster %s" % (hsm["HsmId"], cluster_id))
+            self.call("delete_hsm", "delete HSM %s of cluster %s" % (hsm["HsmId"], cluster_id),
+                      ignore_codes=("CloudHsmResourceNotFoundException",), ClusterId=cluster_id, HsmId=hsm["HsmId"])
         if hsm_ids:
             # The cluster cannot be deleted while it has HSMs, so this wait happens even with wait=false.
-            try:
-                wait_for_hsms(self.client, cluster_id, hsm_ids, self.timeout, deleted=True)
-            except CloudHsmError as e:
-                self.fail(str(e))
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed while waiting for the HSMs of cluster %s to be deleted" % cluster_id)
-        try:
-            self.client.delete_cluster(aws_retry=True, ClusterId=cluster_id)
-        except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+            self.wait("the HSMs of cluster %s to be deleted" % cluster_id, wait_for_hsms, self.client, cluster_id,
+                      hsm_ids, self.timeout, deleted=True)
+        if self.call("delete_cluster", "delete cluster %s" % cluster_id,
+                     ignore_codes=("CloudHsmResourceNotFoundException",), ClusterId=cluster_id) is None:
             return {}
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg="Failed to delete cluster %s" % cluster_id)
-        if self.wait:
+        if self.params["wait"]:
             self.wait_cluster(cluster_id, (StateWaiter.GONE, "DELETED"))
         return {}
 

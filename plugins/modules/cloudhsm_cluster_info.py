@@ -168,9 +168,8 @@ clusters:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CLUSTER_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_cluster
@@ -189,13 +188,9 @@ def main():
 
     validate_options(module, {"cluster_ids": "cluster", "vpc_ids": "vpc"})
 
-    client = cloudhsm_client(module)
-    try:
-        clusters = describe_clusters(
-            client, cluster_ids=params["cluster_ids"], states=params["states"], vpc_ids=params["vpc_ids"]
-        )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe CloudHSM clusters")
+    task = ControlPlaneTask(module)
+    clusters = task.look_up("describe CloudHSM clusters", describe_clusters, task.client, cluster_ids=params["cluster_ids"],
+                            states=params["states"], vpc_ids=params["vpc_ids"])
 
     if params["name"] is not None:
         clusters = [cluster for cluster in clusters if cluster_name(cluster) == params["name"]]

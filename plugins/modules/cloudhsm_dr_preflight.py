@@ -119,11 +119,11 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ID_PATTERNS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import MTLS_ENFORCEMENT_TAG
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_clusters_by_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.driver import session_class
@@ -132,6 +132,9 @@ HSM_TYPES = ("hsm1.medium", "hsm2m.medium")
 # The HSM types each client SDK reaches, the default first (SDK 3 reaches hsm1.medium only).
 SDK_HSM_TYPES = {3: ("hsm1.medium",), 5: ("hsm2m.medium", "hsm1.medium")}
 PASSWORD_LENGTH = (7, 32)
+# EC2's answers to DescribeSubnets for a subnet id that does not exist or is malformed.
+UNKNOWN_SUBNET_CODES = ("InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed", "InvalidSubnet")
+EC2_RETRY = AWSRetry.jittered_backoff()
 
 
 def partition_regions():
@@ -141,12 +144,15 @@ def partition_regions():
                 for partition in session.get_available_partitions())
 
 
-class Preflight:
+class Preflight(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
+        super(Preflight, self).__init__(module)
         self.problems = []
         self.regions = partition_regions()
         self.partition = None
+
+    def partial_results(self):
+        return dict(problems=self.problems, partition=self.partition)
 
     def problem(self, text):
         self.problems.append(text)
@@ -198,17 +204,15 @@ class Preflight:
             return
         if not self.module.params["check_subnets"]:
             return
-        client = self.module.client("ec2", region=spec["region"])
+        client = self.module.client("ec2", region=spec["region"], retry_decorator=EC2_RETRY)
         found = []
         for subnet_id in subnet_ids:
-            try:
-                found += client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
-            except AWS_ERRORS as e:
-                code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
-                if code.startswith("InvalidSubnet"):
-                    self.problem("%s.subnet_ids: %s does not exist in %s." % (what, subnet_id, spec["region"]))
-                    continue
-                self.module.fail_json_aws(e, msg="Failed to describe subnet %s in %s" % (subnet_id, spec["region"]))
+            answer = self.call("describe_subnets", "describe subnet %s in %s" % (subnet_id, spec["region"]), client=client,
+                               ignore_codes=UNKNOWN_SUBNET_CODES, SubnetIds=[subnet_id])
+            if answer is None:
+                self.problem("%s.subnet_ids: %s does not exist in %s." % (what, subnet_id, spec["region"]))
+                continue
+            found += answer["Subnets"]
         vpcs = sorted(set(subnet["VpcId"] for subnet in found))
         if len(vpcs) > 1:
             self.problem("%s.subnet_ids are in %d VPCs (%s); a cluster's subnets must all be in one VPC." % (
@@ -292,14 +296,12 @@ class Preflight:
             return
         lacking = []
         for what, spec in members:
-            client = cloudhsm_client(self.module, region=spec["region"])
-            try:
-                if spec.get("cluster_id"):
-                    found = [c for c in [get_cluster(client, spec["cluster_id"])] if c]
-                else:
-                    found = find_clusters_by_name(client, spec["name"])
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed to describe the clusters in %s" % spec["region"])
+            client = self.regional_client(spec["region"])
+            what_read = "describe the clusters in %s" % spec["region"]
+            if spec.get("cluster_id"):
+                found = [c for c in [self.look_up(what_read, get_cluster, client, spec["cluster_id"])] if c]
+            else:
+                found = self.look_up(what_read, find_clusters_by_name, client, spec["name"])
             for cluster in found:
                 tags = dict((t.get("Key"), t.get("Value")) for t in cluster.get("TagList") or [])
                 if tags.get(MTLS_ENFORCEMENT_TAG) == "client-and-server":

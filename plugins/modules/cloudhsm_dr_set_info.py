@@ -168,11 +168,10 @@ problems:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import GONE_CLUSTER_STATES
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import OWNERSHIP_TAG
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_lineage
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cluster_name
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
@@ -192,25 +191,20 @@ def _label(cluster):
     return "%s (%s)" % (cluster["ClusterId"], cluster.get("State"))
 
 
-class DrSetLookup:
+class DrSetLookup(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
-        self.clients = {}
+        super(DrSetLookup, self).__init__(module)
         self.listings = {}
         self.problems = []
 
-    def client(self, region):
-        if region not in self.clients:
-            self.clients[region] = cloudhsm_client(self.module, region=region)
-        return self.clients[region]
+    def partial_results(self):
+        return dict(problems=self.problems)
 
     def clusters(self, region):
         """Every cluster of a region, read once."""
         if region not in self.listings:
-            try:
-                self.listings[region] = describe_clusters(self.client(region))
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed to list the CloudHSM clusters of %s" % region)
+            self.listings[region] = self.look_up("list the CloudHSM clusters of %s" % region, describe_clusters,
+                                                 self.regional_client(region))
         return self.listings[region]
 
     def pinned(self, spec, what):
@@ -230,10 +224,8 @@ class DrSetLookup:
                 if cluster_name(c) == spec["name"] and c.get("State") not in GONE_CLUSTER_STATES]
 
     def lineage(self, region, cluster):
-        try:
-            return cluster_lineage(self.client(region), cluster)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to read the source backup of cluster %s" % cluster["ClusterId"])
+        return self.look_up("read the source backup of cluster %s" % cluster["ClusterId"], cluster_lineage,
+                            self.regional_client(region), cluster)
 
     def find_source(self, spec):
         if spec.get("cluster_id"):

@@ -176,12 +176,9 @@ deleted:
 
 from collections import Counter
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import find_hsm
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import live_hsms
@@ -214,30 +211,24 @@ def spread(zones, existing, count):
     return held
 
 
-class HsmTask:
+class HsmTask(ControlPlaneTask):
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = cloudhsm_client(module)
+        super(HsmTask, self).__init__(module)
         self.cluster_id = self.params["cluster_id"]
-        self.changed = False
         self.created = []
         self.deleted = []
         self.new_hsms = []  # raw HSMs as CreateHsm returned them
         self.deleted_ids = set()
 
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=msg, changed=self.changed, created=self.created, deleted=self.deleted, **kwargs)
+    def partial_results(self):
+        return dict(created=self.created, deleted=self.deleted)
 
     def describe(self):
-        try:
-            cluster = get_cluster(self.client, self.cluster_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe cluster %s" % self.cluster_id)
+        cluster = self.look_up("describe cluster %s" % self.cluster_id, get_cluster, self.client, self.cluster_id)
         if cluster is None or cluster.get("State") in ("DELETE_IN_PROGRESS", "DELETED"):
             self.fail(
                 "Cluster %s %s in %s; HSMs need a live cluster. Create it with hsmops.cloudhsm.cloudhsm_cluster."
-                % (self.cluster_id, "is %s" % cluster["State"] if cluster else "does not exist", self.module.region)
+                % (self.cluster_id, "is %s" % cluster["State"] if cluster else "does not exist", self.region)
             )
         return cluster
 
@@ -246,12 +237,8 @@ class HsmTask:
         if state in READY_FOR_HSMS:
             return cluster
         if state in SETTLING and self.params["wait"] and not self.module.check_mode:
-            try:
-                return wait_for_cluster(self.client, self.cluster_id, READY_FOR_HSMS, self.params["wait_timeout"], initial=cluster)
-            except CloudHsmError as e:
-                self.fail(str(e))
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg="Failed while waiting for cluster %s" % self.cluster_id)
+            return self.wait("cluster %s" % self.cluster_id, wait_for_cluster, self.client, self.cluster_id,
+                             READY_FOR_HSMS, self.params["wait_timeout"], initial=cluster)
         if self.module.check_mode and state in SETTLING:
             return cluster
         self.fail(
@@ -263,19 +250,13 @@ class HsmTask:
     # --- changes ---
 
     def create(self, zone):
-        self.changed = True
         if self.module.check_mode:
+            self.changed = True
             self.created.append({"availability_zone": zone})
             return None
-        try:
-            hsm = self.client.create_hsm(aws_retry=True, ClusterId=self.cluster_id, AvailabilityZone=zone)["Hsm"]
-        except is_boto3_error_code("CloudHsmInvalidRequestException") as e:
-            self.module.fail_json_aws(
-                e, msg="Cluster %s refused a new HSM in %s" % (self.cluster_id, zone),
-                changed=self.changed, created=self.created, deleted=self.deleted,
-            )
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg="Failed to create an HSM in %s for cluster %s" % (zone, self.cluster_id))
+        hsm = self.call("create_hsm", "create an HSM in %s for cluster %s" % (zone, self.cluster_id),
+                        refusals={"CloudHsmInvalidRequestException": "Cluster %s refused a new HSM in %s" % (self.cluster_id, zone)},
+                        ClusterId=self.cluster_id, AvailabilityZone=zone)["Hsm"]
         self.created.append({"hsm_id": hsm["HsmId"], "availability_zone": hsm.get("AvailabilityZone", zone)})
         self.new_hsms.append(hsm)
         return hsm["HsmId"]
@@ -287,22 +268,14 @@ class HsmTask:
         if self.module.check_mode:
             return
         self.deleted_ids.add(hsm["HsmId"])
-        try:
-            self.client.delete_hsm(aws_retry=True, ClusterId=self.cluster_id, HsmId=hsm["HsmId"])
-        except is_boto3_error_code("CloudHsmResourceNotFoundException"):
-            pass  # already gone
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg="Failed to delete HSM %s of cluster %s" % (hsm["HsmId"], self.cluster_id))
+        self.call("delete_hsm", "delete HSM %s of cluster %s" % (hsm["HsmId"], self.cluster_id),
+                  ignore_codes=("CloudHsmResourceNotFoundException",), ClusterId=self.cluster_id, HsmId=hsm["HsmId"])
 
     def wait_hsms(self, hsm_ids, deleted, cluster):
         if not hsm_ids or self.module.check_mode or not self.params["wait"]:
             return cluster
-        try:
-            return wait_for_hsms(self.client, self.cluster_id, hsm_ids, self.params["wait_timeout"], deleted=deleted)
-        except CloudHsmError as e:
-            self.fail(str(e))
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed while waiting for the HSMs of cluster %s" % self.cluster_id)
+        return self.wait("the HSMs of cluster %s" % self.cluster_id, wait_for_hsms, self.client, self.cluster_id,
+                         hsm_ids, self.params["wait_timeout"], deleted=deleted)
 
     # --- planning ---
 

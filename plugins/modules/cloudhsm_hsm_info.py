@@ -108,9 +108,8 @@ hsms:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import HSM_STATES
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import describe_clusters
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_hsm
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
@@ -127,11 +126,8 @@ def main():
     params = module.params
     validate_options(module, {"cluster_ids": "cluster", "hsm_ids": "hsm", "eni_ips": "ip"})
 
-    client = cloudhsm_client(module)
-    try:
-        clusters = describe_clusters(client, cluster_ids=params["cluster_ids"])
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe CloudHSM clusters")
+    task = ControlPlaneTask(module)
+    clusters = task.look_up("describe CloudHSM clusters", describe_clusters, task.client, cluster_ids=params["cluster_ids"])
     hsms = []
     for cluster in clusters:
         for hsm in cluster.get("Hsms") or []:

@@ -203,12 +203,11 @@ actions:
   sample: ["disconnected", "updated cluster_id", "connected"]
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import CloudHsmError
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import cloudhsm_client
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import get_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import load_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
@@ -228,53 +227,37 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms impor
 DISCONNECTABLE = ("CONNECTED", "CONNECTING", "FAILED")
 
 
-class KeyStoreTask:
+class KeyStoreTask(ControlPlaneTask):
+    """The run's main client is KMS; CloudHSM clusters are read through regional_client."""
+
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.region = module.region
-        self.kms = kms_client(module)
+        super(KeyStoreTask, self).__init__(module, client=kms_client(module))
         self.actions = []
-        self.changed = False
         self.created_id = None
 
-    # --- helpers ---
+    def partial_results(self):
+        return dict(actions=self.actions)
 
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, changed=self.changed, actions=self.actions, **extra)
+    # --- helpers ---
 
     def act(self, action):
         self.actions.append(action)
         self.changed = True
 
-    def call(self, description, method, **params):
-        try:
-            return method(aws_retry=True, **params)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to %s" % description, changed=self.changed, actions=self.actions)
-
     def find(self):
-        try:
-            if self.params["key_store_id"]:
-                store = get_store(self.kms, store_id=self.params["key_store_id"])
-                if store is None:
-                    self.fail("Custom key store %s does not exist in %s." % (self.params["key_store_id"], self.region))
-                return store
-            return get_store(self.kms, name=self.params["name"])
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe custom key stores")
+        if self.params["key_store_id"]:
+            store = self.look_up("describe custom key stores", get_store, self.client, store_id=self.params["key_store_id"])
+            if store is None:
+                self.fail("Custom key store %s does not exist in %s." % (self.params["key_store_id"], self.region))
+            return store
+        return self.look_up("describe custom key stores", get_store, self.client, name=self.params["name"])
 
     def refresh(self, store_id):
-        try:
-            return get_store(self.kms, store_id=store_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe custom key store %s" % store_id)
+        return self.look_up("describe custom key store %s" % store_id, get_store, self.client, store_id=store_id)
 
     def cluster(self, cluster_id):
-        try:
-            return get_cluster(cloudhsm_client(self.module), cluster_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to describe CloudHSM cluster %s" % cluster_id)
+        return self.look_up("describe CloudHSM cluster %s" % cluster_id, get_cluster, self.regional_client(self.region),
+                            cluster_id)
 
     def check_cluster(self, cluster_id, operation):
         problems = cluster_problems(self.cluster(cluster_id), cluster_id, self.region, operation)
@@ -283,31 +266,31 @@ class KeyStoreTask:
 
     # --- connection ---
 
-    def wait(self, store_id, wanted, initial=None):
-        try:
-            if wanted == "CONNECTED":
-                return wait_connected(self.kms, store_id, self.params["wait_timeout"], initial=initial)
-            return wait_for_state(self.kms, store_id, (wanted,), self.params["wait_timeout"], initial=initial)
-        except KeyStoreConnectionError as e:
-            self.connect_failed(store_id, str(e), e.code)
-        except CloudHsmError as e:
-            self.fail(str(e))
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed while waiting for custom key store %s" % store_id)
+    def wait_store(self, store_id, wanted, initial=None):
+        if wanted == "CONNECTED":
+            return self.wait("custom key store %s" % store_id, wait_connected, self.client, store_id,
+                             self.params["wait_timeout"], initial=initial)
+        return self.wait("custom key store %s" % store_id, wait_for_state, self.client, store_id, (wanted,),
+                         self.params["wait_timeout"], initial=initial)
+
+    def wait_failed(self, error):
+        if isinstance(error, KeyStoreConnectionError):
+            self.connect_failed(error.store["CustomKeyStoreId"], str(error), error.code)
+        super(KeyStoreTask, self).wait_failed(error)
 
     def connect_failed(self, store_id, message, code):
         """Leave the store DISCONNECTED (FAILED only leaves through a disconnect); drop a store made in this run."""
-        self.call("disconnect custom key store %s after its failed connect" % store_id,
-                  self.kms.disconnect_custom_key_store, CustomKeyStoreId=store_id)
+        self.call("disconnect_custom_key_store", "disconnect custom key store %s after its failed connect" % store_id,
+                  CustomKeyStoreId=store_id)
         store = self.refresh(store_id)
         try:
-            store = wait_for_state(self.kms, store_id, ("DISCONNECTED",), self.params["wait_timeout"], initial=store)
+            store = wait_for_state(self.client, store_id, ("DISCONNECTED",), self.params["wait_timeout"], initial=store)
         except (CloudHsmError, AWS_ERRORS):
             pass  # the failure below is what matters; the store may still be DISCONNECTING
         note = " The store was disconnected again."
         if self.created_id == store_id:
             try:
-                self.kms.delete_custom_key_store(aws_retry=True, CustomKeyStoreId=store_id)
+                self.client.delete_custom_key_store(aws_retry=True, CustomKeyStoreId=store_id)
                 self.changed = False
                 self.actions.append("deleted the store created in this run")
                 note = " The store created in this run was deleted; nothing was left behind."
@@ -324,14 +307,14 @@ class KeyStoreTask:
             self.act("disconnected" + why)
             if self.module.check_mode:
                 return dict(store, ConnectionState="DISCONNECTED")
-            self.call("disconnect custom key store %s" % store["CustomKeyStoreId"],
-                      self.kms.disconnect_custom_key_store, CustomKeyStoreId=store["CustomKeyStoreId"])
+            self.call("disconnect_custom_key_store", "disconnect custom key store %s" % store["CustomKeyStoreId"],
+                      CustomKeyStoreId=store["CustomKeyStoreId"])
             store = self.refresh(store["CustomKeyStoreId"])
         if self.module.check_mode:
             return dict(store, ConnectionState="DISCONNECTED")
         if self.params["wait"] or why:
             # An update needs DISCONNECTED, so this wait happens even with wait=false.
-            store = self.wait(store["CustomKeyStoreId"], "DISCONNECTED", initial=store)
+            store = self.wait_store(store["CustomKeyStoreId"], "DISCONNECTED", initial=store)
         return store
 
     def connect(self, store):
@@ -341,16 +324,16 @@ class KeyStoreTask:
         if state == "FAILED":
             store = self.disconnect(store, " (a FAILED store must be disconnected before it connects again)")
         elif state == "DISCONNECTING" and not self.module.check_mode:
-            store = self.wait(store["CustomKeyStoreId"], "DISCONNECTED", initial=store)
+            store = self.wait_store(store["CustomKeyStoreId"], "DISCONNECTED", initial=store)
         if store.get("ConnectionState") in ("DISCONNECTED", "DISCONNECTING"):
             self.act("connected")
             if self.module.check_mode:
                 return dict(store, ConnectionState="CONNECTED")
-            self.call("connect custom key store %s" % store["CustomKeyStoreId"],
-                      self.kms.connect_custom_key_store, CustomKeyStoreId=store["CustomKeyStoreId"])
+            self.call("connect_custom_key_store", "connect custom key store %s" % store["CustomKeyStoreId"],
+                      CustomKeyStoreId=store["CustomKeyStoreId"])
             store = self.refresh(store["CustomKeyStoreId"])
         if self.params["wait"] and not self.module.check_mode:
-            store = self.wait(store["CustomKeyStoreId"], "CONNECTED", initial=store)
+            store = self.wait_store(store["CustomKeyStoreId"], "CONNECTED", initial=store)
         return store
 
     # --- present ---
@@ -368,21 +351,19 @@ class KeyStoreTask:
                      "TrustAnchorCertificate": trust_anchor, "ConnectionState": "DISCONNECTED",
                      "CustomKeyStoreType": "AWS_CLOUDHSM"}
         else:
-            try:
-                store_id = self.kms.create_custom_key_store(
-                    aws_retry=True, CustomKeyStoreName=params["name"], CloudHsmClusterId=params["cluster_id"],
-                    TrustAnchorCertificate=trust_anchor, KeyStorePassword=params["kmsuser_password"],
-                    CustomKeyStoreType="AWS_CLOUDHSM")["CustomKeyStoreId"]
-            except is_boto3_error_code("CloudHsmClusterInUseException") as e:
-                self.module.fail_json_aws(
-                    e, msg="Cluster %s (or a cluster that shares its backup history) already backs another key store in "
-                    "%s; a cluster can back only one store. Use that store, or another cluster." % (params["cluster_id"], self.region))
-            except is_boto3_error_code("IncorrectTrustAnchorException") as e:  # pylint: disable=duplicate-except
-                self.module.fail_json_aws(
-                    e, msg="trust_anchor is not the certificate cluster %s was initialized with (its customerCA.crt)."
-                    % params["cluster_id"])
-            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                self.module.fail_json_aws(e, msg="Failed to create custom key store %s" % params["name"])
+            refusals = {
+                "CloudHsmClusterInUseException":
+                    "Cluster %s (or a cluster that shares its backup history) already backs another key store in %s; a "
+                    "cluster can back only one store. Use that store, or another cluster" % (params["cluster_id"], self.region),
+                "IncorrectTrustAnchorException":
+                    "trust_anchor is not the certificate cluster %s was initialized with (its customerCA.crt)"
+                    % params["cluster_id"],
+            }
+            store_id = self.call(
+                "create_custom_key_store", "create custom key store %s" % params["name"], refusals=refusals,
+                CustomKeyStoreName=params["name"], CloudHsmClusterId=params["cluster_id"],
+                TrustAnchorCertificate=trust_anchor, KeyStorePassword=params["kmsuser_password"],
+                CustomKeyStoreType="AWS_CLOUDHSM")["CustomKeyStoreId"]
             self.created_id = store_id
             store = self.refresh(store_id)
         return store
@@ -437,14 +418,9 @@ class KeyStoreTask:
             updated.update({"CustomKeyStoreName": request.get("NewCustomKeyStoreName", store.get("CustomKeyStoreName")),
                             "CloudHsmClusterId": request.get("CloudHsmClusterId", store.get("CloudHsmClusterId"))})
             return updated
-        try:
-            self.kms.update_custom_key_store(aws_retry=True, CustomKeyStoreId=store_id, **request)
-        except is_boto3_error_code("CloudHsmClusterNotRelatedException") as e:
-            self.module.fail_json_aws(e, msg=self.not_related_message(store, params["cluster_id"]), changed=self.changed,
-                                      actions=self.actions)
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.module.fail_json_aws(e, msg="Failed to update custom key store %s" % store_id, changed=self.changed,
-                                      actions=self.actions)
+        self.call("update_custom_key_store", "update custom key store %s" % store_id,
+                  refusals={"CloudHsmClusterNotRelatedException": self.not_related_message(store, params["cluster_id"])},
+                  CustomKeyStoreId=store_id, **request)
         return self.refresh(store_id)
 
     def check_repoint(self, store, cluster_id):
@@ -464,10 +440,8 @@ class KeyStoreTask:
             return
         if store.get("ConnectionState") == "DISCONNECTED":
             return
-        try:
-            lineage = cluster_lineage(lambda region: cloudhsm_client(self.module, region=region), self.region, target)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to follow the backup history of cluster %s" % cluster_id)
+        lineage = self.look_up("follow the backup history of cluster %s" % cluster_id, cluster_lineage,
+                               self.regional_client, self.region, target)
         if current_id not in lineage:
             self.fail(
                 "Cannot verify that cluster %s shares the backup history of cluster %s of custom key store %s: %s no "
@@ -508,10 +482,7 @@ class KeyStoreTask:
         if store is None:
             return None, None
         store_id = store["CustomKeyStoreId"]
-        try:
-            keys = keys_in_store(self.kms, store_id)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg="Failed to list the KMS keys of custom key store %s" % store_id)
+        keys = self.look_up("list the KMS keys of custom key store %s" % store_id, keys_in_store, self.client, store_id)
         if keys:
             self.fail(
                 "Custom key store %s still holds %d KMS key(s) (%s); it can be deleted only once they are deleted. "
@@ -520,7 +491,7 @@ class KeyStoreTask:
         self.disconnect(store, " to delete it")
         self.act("deleted")
         if not self.module.check_mode:
-            self.call("delete custom key store %s" % store_id, self.kms.delete_custom_key_store, CustomKeyStoreId=store_id)
+            self.call("delete_custom_key_store", "delete custom key store %s" % store_id, CustomKeyStoreId=store_id)
         return store, None
 
 

@@ -119,7 +119,7 @@ key_stores:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import AWS_ERRORS
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ControlPlaneTask
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import connection_error_message
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm_kms import get_store
@@ -141,15 +141,13 @@ def main():
                               supports_check_mode=True)
     params = module.params
     validate_options(module, {"cluster_id": "cluster"})
-    client = kms_client(module)
-    try:
-        if params["key_store_id"] or params["name"]:
-            store = get_store(client, store_id=params["key_store_id"], name=params["name"])
-            stores = [store] if store is not None else []
-        else:
-            stores = list_stores(client)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe custom key stores")
+    task = ControlPlaneTask(module, client=kms_client(module))
+    if params["key_store_id"] or params["name"]:
+        store = task.look_up("describe custom key stores", get_store, task.client, store_id=params["key_store_id"],
+                             name=params["name"])
+        stores = [store] if store is not None else []
+    else:
+        stores = task.look_up("describe custom key stores", list_stores, task.client)
     stores = [s for s in stores if s.get("CustomKeyStoreType", "AWS_CLOUDHSM") == "AWS_CLOUDHSM"]
     if params["cluster_id"]:
         stores = [s for s in stores if s.get("CloudHsmClusterId") == params["cluster_id"]]
@@ -159,10 +157,9 @@ def main():
         result = normalize_store(store)
         result["connection_error"] = connection_error_message(store) if store.get("ConnectionState") == "FAILED" else None
         if params["include_keys"]:
-            try:
-                result["keys"] = [normalize_key(key) for key in keys_in_store(client, store["CustomKeyStoreId"])]
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg="Failed to list the KMS keys of custom key store %s" % store["CustomKeyStoreId"])
+            keys = task.look_up("list the KMS keys of custom key store %s" % store["CustomKeyStoreId"], keys_in_store,
+                                task.client, store["CustomKeyStoreId"])
+            result["keys"] = [normalize_key(key) for key in keys]
         results.append(result)
     module.exit_json(changed=False, key_stores=results)
 

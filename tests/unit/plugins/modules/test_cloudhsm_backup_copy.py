@@ -124,4 +124,9 @@ def test_waits_for_copies_to_be_ready(aws, capsys, fast_waits):
     result = run({"backup_id": backup_id, "destination_regions": ["us-west-2"], "wait_timeout": 10}, capsys)
     assert result["failed"] is True
     assert "waiting for copy of backup %s in us-west-2 to reach READY; it is still in state CREATE_IN_PROGRESS" % backup_id in result["msg"]
+    # The copy was started: the failure says so and names it, so a rerun (or a person) can pick it up.
+    assert result["changed"] is True
+    assert result["source_backup_id"] == backup_id
+    copy = result["copies"]["us-west-2"]
+    assert copy["copied"] is True and copy["state"] == "CREATE_IN_PROGRESS" and copy["backup_id"].startswith("backup-")
     assert sum(fast_waits) <= 10

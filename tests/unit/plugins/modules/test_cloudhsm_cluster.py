@@ -300,6 +300,26 @@ def test_wait_timeout_names_resource_and_states(aws, capsys):
     assert result["failed"] is True
     assert "Timed out after 30s waiting for cluster cluster-" in result["msg"]
     assert "to reach UNINITIALIZED or INITIALIZED or ACTIVE; it is still in state CREATE_IN_PROGRESS" in result["msg"]
+    # The cluster was created before the wait gave up: the failure says so and names it, for the rerun.
+    assert result["changed"] is True
+    assert result["msg"].split("waiting for cluster ")[1].startswith(result["cluster"]["cluster_id"])
+    assert result["cluster"]["name"] == "slow"
+
+
+def test_a_refusal_before_any_change_reports_unchanged(aws, capsys, api_calls):
+    _vpc, subnets = make_subnets()
+    create_cluster(subnets, name="fixed")
+    del api_calls[:]
+    result = run({"name": "fixed", "mode": "NON_FIPS"}, capsys)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["cluster"]["name"] == "fixed" and mutating(api_calls) == []
+
+
+def test_a_create_that_aws_refuses_reports_unchanged_and_names_the_operation(aws, capsys):
+    result = run({"name": "nowhere", "mode": "FIPS", "subnet_ids": ["subnet-0123456789abcdef0"]}, capsys)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith("Failed to create the cluster (CreateCluster): ")
+    assert result["cluster"] == {}
 
 
 def test_no_wait_returns_the_in_progress_cluster(aws, capsys, api_calls):
