@@ -209,3 +209,35 @@ def test_rollback_inside_the_window_and_refused_after_it(sim, ca, tmp_path):
     assert "nothing was changed" in refused_run.stdout and recap_changed(refused_run) == "0"
     assert sim.requests(since=mark, mutating="true") == []
     assert (cluster(sim, cluster_id)["State"], cluster(sim, cluster_id)["HsmType"]) == ("ACTIVE", "hsm2m.medium")
+
+
+def test_a_change_killed_half_way_reruns_to_the_end_without_a_second_modify_cluster(sim, ca, tmp_path):
+    """The playbook dies while the cluster is MODIFY_IN_PROGRESS (one HSM of two done); the rerun sees the change
+    under way, calls no second ModifyCluster, and returns when the cluster is ACTIVE on the new type."""
+    cluster_id, _clone_id, _settings = dr_set(sim, ca, tmp_path)
+    sim.transitions(cluster_modify=10)  # the rerun starts well before the second HSM is done
+    playbook = tmp_path / "hsm_type.yml"
+    playbook.write_text(HSM_TYPE_PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    env.pop("PYTHONPATH", None)
+    mark = sim.last_request_seq()
+    first = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         str(playbook), "-e", "cloudhsm_dr_endpoint_url=" + sim.endpoint, "-e", "cluster_id=" + cluster_id,
+         "-e", "hsm_type=hsm2m.medium"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        wait_for(lambda: sorted(h["HsmType"] for h in cluster(sim, cluster_id)["Hsms"])
+                 == ["hsm1.medium", "hsm2m.medium"], timeout=30)
+    finally:
+        os.killpg(first.pid, 9)
+        first.wait(timeout=10)
+    assert cluster(sim, cluster_id)["State"] == "MODIFY_IN_PROGRESS"
+
+    rerun = hsm_type(sim, tmp_path, cluster_id, "hsm2m.medium")
+    assert rerun["changed"] is False and rerun["cluster"]["state"] == "ACTIVE"
+    assert rerun["hsm_type_change"]["hsms_done"] == 2
+    assert [r["operation"] for r in sim.requests(since=mark, mutating="true")] == ["ModifyCluster"]
+    assert {h["HsmType"] for h in cluster(sim, cluster_id)["Hsms"]} == {"hsm2m.medium"}
