@@ -83,12 +83,12 @@ def wait_store(kms, store_id, state, timeout=20):
         time.sleep(0.1)
 
 
-def dr_set(sim, ca, tmp_path):
+def dr_set(sim, ca, tmp_path, name):
     """A DR set as clone_cluster.yml leaves it on hsm1.medium: the source (ACTIVE, two HSMs, kmsuser) in us-east-1
     and a clone restored from a copy of its backup in us-west-2 (ACTIVE, no HSM). Returns (source id, clone id, the
-    DR vars file)."""
+    DR vars file). Names: <name>-primary and <name>-dr (the simulator is shared by the tests of a worker)."""
     source_id, _ip = ready_cluster(sim, ca, hsm_type="hsm1.medium")
-    sim.client().tag_resource(ResourceId=source_id, TagList=[{"Key": "Name", "Value": "migrating-primary"}])
+    sim.client().tag_resource(ResourceId=source_id, TagList=[{"Key": "Name", "Value": name + "-primary"}])
     backup_id = sim.take_backup(source_id)["BackupId"]
     wait_for(lambda: sim.client().describe_backups(
         Filters={"backupIds": [backup_id]})["Backups"][0]["BackupState"] == "READY")
@@ -99,16 +99,16 @@ def dr_set(sim, ca, tmp_path):
     west_subnets = sim.subnets("us-west-2")
     clone_id = west.create_cluster(HsmType="hsm1.medium", SourceBackupId=copy_id,
                                    SubnetIds=[s["SubnetId"] for s in west_subnets],
-                                   TagList=[{"Key": "Name", "Value": "migrating-dr"}])["Cluster"]["ClusterId"]
+                                   TagList=[{"Key": "Name", "Value": name + "-dr"}])["Cluster"]["ClusterId"]
     sim.wait_cluster(west, clone_id, "ACTIVE")
     found = cluster(sim, source_id)
     zones = sorted(found["SubnetMapping"])
     path = tmp_path / "dr.yml"
     path.write_text(json.dumps({
         "cloudhsm_dr_sdk": 3, "cloudhsm_dr_hsm_type": "hsm1.medium",
-        "cloudhsm_dr_source": {"name": "migrating-primary", "region": "us-east-1", "availability_zones": zones,
+        "cloudhsm_dr_source": {"name": name + "-primary", "region": "us-east-1", "availability_zones": zones,
                                "subnet_ids": [found["SubnetMapping"][zone] for zone in zones]},
-        "cloudhsm_dr_clones": [{"name": "migrating-dr", "region": "us-west-2",
+        "cloudhsm_dr_clones": [{"name": name + "-dr", "region": "us-west-2",
                                 "availability_zones": [west_subnets[0]["AvailabilityZone"]],
                                 "subnet_ids": [s["SubnetId"] for s in west_subnets]}],
         "cloudhsm_dr_admin_password": ADMIN_PASSWORD,
@@ -117,7 +117,7 @@ def dr_set(sim, ca, tmp_path):
 
 
 def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_disconnect(sim, ca, tmp_path):
-    cluster_id, _clone_id, settings = dr_set(sim, ca, tmp_path)
+    cluster_id, _clone_id, settings = dr_set(sim, ca, tmp_path, "kms-pending")
     kms = sim.client(service="kms")
     store_id = kms.create_custom_key_store(CustomKeyStoreName="migrating-store", CloudHsmClusterId=cluster_id,
                                            TrustAnchorCertificate=ca.pem,
@@ -130,7 +130,7 @@ def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_discon
         mark = sim.last_request_seq()
         connecting = migrate(sim, tmp_path, settings)
         assert connecting.returncode != 0, connecting.stdout[-3000:]
-        expected = ("KMS custom key store migrating-store (%s, us-east-1), backed by source migrating-primary (%s), "
+        expected = ("KMS custom key store migrating-store (%s, us-east-1), backed by source kms-pending-primary (%s), "
                     "is CONNECTING: KMS has a connect pending on the cluster. Wait until it is CONNECTED (or FAILED) "
                     "(aws kms describe-custom-key-stores --custom-key-store-id %s --region us-east-1), then run this "
                     "again." % (store_id, cluster_id, store_id))
@@ -146,7 +146,7 @@ def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_discon
         assert "is DISCONNECTING: KMS has a disconnect pending on the cluster. Wait until it is DISCONNECTED" in \
             disconnecting.stdout, disconnecting.stdout[-3000:]
         # The plan still shows what would change once the store is settled.
-        assert "source migrating-primary (%s, us-east-1): hsm1.medium -> hsm2m.medium, 2 HSM(s), about 60 minutes" % (
+        assert "source kms-pending-primary (%s, us-east-1): hsm1.medium -> hsm2m.medium, 2 HSM(s), about 60 minutes" % (
             cluster_id) in disconnecting.stdout
         assert (cluster(sim, cluster_id)["State"], cluster(sim, cluster_id)["HsmType"]) == ("ACTIVE", "hsm1.medium")
     finally:
@@ -159,7 +159,7 @@ def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_discon
 
 
 def test_rollback_inside_the_window_and_refused_after_it(sim, ca, tmp_path):
-    cluster_id, _clone_id, settings = dr_set(sim, ca, tmp_path)
+    cluster_id, _clone_id, settings = dr_set(sim, ca, tmp_path, "rolling-back")
     sim.transitions(cluster_modify=0.2)
 
     migrated = hsm_type(sim, tmp_path, cluster_id, "hsm2m.medium")
@@ -180,7 +180,7 @@ def test_rollback_inside_the_window_and_refused_after_it(sim, ca, tmp_path):
     # migrate.yml's rollback preflight, in check mode, plans the same change inside the window.
     plan = migrate(sim, tmp_path, settings, mode="rollback", check=True)
     assert plan.returncode == 0, plan.stdout[-3000:]
-    assert "source migrating-primary (%s, us-east-1): hsm2m.medium -> hsm1.medium, 2 HSM(s)" % cluster_id in plan.stdout
+    assert "source rolling-back-primary (%s, us-east-1): hsm2m.medium -> hsm1.medium, 2 HSM(s)" % cluster_id in plan.stdout
 
     mark = sim.last_request_seq()
     rolled_back = hsm_type(sim, tmp_path, cluster_id, "hsm1.medium")
@@ -204,7 +204,7 @@ def test_rollback_inside_the_window_and_refused_after_it(sim, ca, tmp_path):
         assert ("cannot be rolled back to hsm1.medium: its rollback window closed at " + closed_at) in refused["msg"]
     refused_run = migrate(sim, tmp_path, settings, mode="rollback")
     assert refused_run.returncode != 0
-    assert ("source migrating-primary (%s, us-east-1) cannot be rolled back: its rollback window closed at %s"
+    assert ("source rolling-back-primary (%s, us-east-1) cannot be rolled back: its rollback window closed at %s"
             % (cluster_id, closed_at)) in refused_run.stdout, refused_run.stdout[-3000:]
     assert "nothing was changed" in refused_run.stdout and recap_changed(refused_run) == "0"
     assert sim.requests(since=mark, mutating="true") == []
@@ -214,8 +214,8 @@ def test_rollback_inside_the_window_and_refused_after_it(sim, ca, tmp_path):
 def test_a_change_killed_half_way_reruns_to_the_end_without_a_second_modify_cluster(sim, ca, tmp_path):
     """The playbook dies while the cluster is MODIFY_IN_PROGRESS (one HSM of two done); the rerun sees the change
     under way, calls no second ModifyCluster, and returns when the cluster is ACTIVE on the new type."""
-    cluster_id, _clone_id, _settings = dr_set(sim, ca, tmp_path)
-    sim.transitions(cluster_modify=10)  # the rerun starts well before the second HSM is done
+    cluster_id, _clone_id, _settings = dr_set(sim, ca, tmp_path, "killed")
+    sim.transitions(cluster_modify=20)  # the rerun starts well before the second HSM is done
     playbook = tmp_path / "hsm_type.yml"
     playbook.write_text(HSM_TYPE_PLAYBOOK)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), AWS_ACCESS_KEY_ID="testing",
