@@ -235,8 +235,8 @@ cluster:
       sample: "2026-12-08T05:40:12+00:00"
 hsm_type_change:
   description:
-    - The in-place HSM type change this run asked for or found under way (migration or rollback). Absent when
-      the HSM type neither changes nor is changing.
+    - The in-place HSM type change this run asked for or found under way (migration or rollback), also when this
+      run waited for one found under way to its end. Absent when the HSM type neither changes nor is changing.
   returned: when the HSM type changes or is changing
   type: dict
   contains:
@@ -652,7 +652,8 @@ def hsm_type_change_view(before, after, wanted):
     if not after:
         return None
     in_progress = after.get("State") in HSM_TYPE_CHANGING_STATES
-    if not in_progress and not (wanted and before and before.get("HsmType") != wanted):
+    found_under_way = bool(before) and before.get("State") in HSM_TYPE_CHANGING_STATES  # a rerun that waited
+    if not in_progress and not found_under_way and not (wanted and before and before.get("HsmType") != wanted):
         return None
     target = after.get("HsmType")
     rollback = target == ROLLBACK[1]

@@ -516,7 +516,10 @@ def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):
     """Last on the SDK 3 DR set: playbooks/migrate.yml. The clients move to SDK 5 and the clones, then the source,
     become hsm2m.medium with exactly the users and keys they held; a rerun changes nothing; sync works with SDK 5.
     (The week AWS wants between the last SDK 3 connection and the migration passes in the simulator first; the
-    refusal before it is tests/simulator/test_hsm_type_migration.py's.) Afterwards the flow runs with SDK 5."""
+    refusal before it is tests/simulator/test_hsm_type_migration.py's.) Then, inside the 24 hour rollback window,
+    migrate.yml in rollback mode, previewed in check mode first, returns every cluster to hsm1.medium with what it
+    held; the clients stay on SDK 5 (the refusal after the window is tests/simulator/test_migrate_playbook.py's).
+    Afterwards the flow runs with SDK 5."""
     before = flow.report()
     assert before["match"]
     migrate_vars = flow.prepare_migration(seconds_per_hsm=1.0)
@@ -537,3 +540,19 @@ def test_migrate_moves_the_dr_set_to_the_current_client_and_hsm_type(flow):
     flow.use_sdk5()
     synced = flow.run_playbook("sync.yml", log_name="sync-sdk5", progress=False)
     assert synced.changed == 0, synced.changed_tasks
+
+    rollback_vars = os.path.join(flow.run_dir, "rollback.yml")
+    with open(rollback_vars, "w") as handle:
+        handle.write("---\ncloudhsm_dr_migrate_mode: rollback\n")
+    preview = flow.run_playbook("migrate.yml", log_name="rollback-check", check=True, progress=False,
+                                extra_files=[migrate_vars, rollback_vars])
+    assert preview.changed_tasks == ["Change the HSM type of the cluster to hsm1.medium"]
+    assert preview.changed == len(before["clusters"])
+    assert set(flow.hsm_types().values()) == {("ACTIVE", "hsm2m.medium")}
+    rolled_back = flow.run_playbook("migrate.yml", log_name="rollback", progress=False,
+                                    extra_files=[migrate_vars, rollback_vars])
+    assert (rolled_back.changed_tasks, rolled_back.changed) == (preview.changed_tasks, preview.changed)
+    assert set(flow.hsm_types().values()) == {("ACTIVE", "hsm1.medium")}
+    after_rollback = flow.report()
+    assert [(c["cluster_id"], c["users"], c["keys"]) for c in after_rollback["clusters"]] == [
+        (c["cluster_id"], c["users"], c["keys"]) for c in before["clusters"]]

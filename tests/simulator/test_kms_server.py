@@ -55,10 +55,10 @@ def hsm_call(sim, op, **args):
     return answer["result"]
 
 
-def ready_cluster(sim, ca):
+def ready_cluster(sim, ca, hsm_type="hsm2m.medium"):
     """ACTIVE, two HSMs in two zones, kmsuser present (created through the HSM API as a CO would)."""
     client = sim.client()
-    cluster, subnets = sim.create_cluster()
+    cluster, subnets = sim.create_cluster(HsmType=hsm_type)
     cluster_id = cluster["ClusterId"]
     first = client.create_hsm(ClusterId=cluster_id, AvailabilityZone=subnets[0]["AvailabilityZone"])["Hsm"]
     csr = sim.wait_cluster(client, cluster_id, "UNINITIALIZED")["Certificates"]["ClusterCsr"]
@@ -146,7 +146,7 @@ def run_playbook(sim, extra_vars_file, tmp_path):
 
 
 def test_restore_in_region_playbook(kms_sim, ca, tmp_path):
-    cluster_id, _ip = ready_cluster(kms_sim, ca)
+    cluster_id, _ip = ready_cluster(kms_sim, ca, hsm_type="hsm1.medium")  # so the restored cluster can migrate
     kms = kms_sim.client(service="kms")
     hsm_client = kms_sim.client()
     store_id = kms.create_custom_key_store(CustomKeyStoreName="playbook-store", CloudHsmClusterId=cluster_id,
@@ -183,3 +183,21 @@ def test_restore_in_region_playbook(kms_sim, ca, tmp_path):
     again = run_playbook(kms_sim, settings, tmp_path)
     assert again.returncode == 0, again.stdout[-3000:]
     assert "changed=0" in again.stdout.rsplit("PLAY RECAP", 1)[1]
+
+    # The restored cluster starts to migrate to hsm2m.medium: limited-write mode. The playbook stops at its lookup,
+    # naming the cluster, its state and until about when, and makes no mutating call (as sync.yml does).
+    restored_id = store["CloudHsmClusterId"]
+    kms_sim.transitions(cluster_modify=60)
+    try:
+        hsm_client.modify_cluster(ClusterId=restored_id, HsmType="hsm2m.medium")
+        mark = kms_sim.last_request_seq()
+        refused = run_playbook(kms_sim, settings, tmp_path)
+        assert refused.returncode != 0, refused.stdout[-3000:]
+        assert "Cluster %s in us-east-1 is MODIFY_IN_PROGRESS" % restored_id in refused.stdout, refused.stdout[-3000:]
+        assert "limited-write mode" in refused.stdout and "expected around" in refused.stdout
+        assert "changed=0" in refused.stdout.rsplit("PLAY RECAP", 1)[1]
+        assert kms_sim.requests(since=mark, mutating="true") == []
+        assert kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"][0][
+            "ConnectionState"] == "CONNECTED"
+    finally:
+        kms_sim.admin_ok("DELETE", "/_sim/transitions")
