@@ -164,14 +164,30 @@ class DrPair(object):
         finally:
             session.close()
 
-    def add_keys(self, cluster, owner, labels, size=32, share=()):
-        """Keys of ``owner`` (a crypto user with CU_PW) generated on ``cluster``; returns their handles."""
+    def add_keys(self, cluster, owner, labels, size=32, first_handle=None):
+        """Keys of ``owner`` (a crypto user with CU_PW) generated on ``cluster``, from handle ``first_handle`` if
+        given (as if the cluster had held other keys before); returns their handles."""
+        if first_handle:
+            self.state(cluster).next_handle = max(self.state(cluster).next_handle, first_handle)
+        return [self.as_owner(cluster, owner, "generate_key", key_type="aes", size=size, label=label)["key"]["handle"]
+                for label in labels]
+
+    def as_owner(self, cluster, owner, op, **args):
+        """One HSM API call on ``cluster`` in a session of crypto user ``owner``."""
         session = self.login(cluster, owner, CU_PW, "CU")
         try:
-            return [self.hsm.call("generate_key", hsm=self.ips[cluster], session=session, key_type="aes", size=size,
-                                  label=label, share=list(share))["key"]["handle"] for label in labels]
+            return self.hsm.call(op, hsm=self.ips[cluster], session=session, **args)
         finally:
             self.hsm.call("logout", session=session)
+
+    def copy_keys(self):
+        """Every key of the source copied to the clone, as key replicate copies them."""
+        source, clone = self.login(self.source), self.login(self.clone)
+        for handle in self.keys(self.source):
+            self.hsm.call("sync_key", hsm=self.ips[self.source], session=source, dest_hsm=self.ips[self.clone],
+                          dest_session=clone, handle=handle)
+        self.hsm.call("logout", session=source)
+        self.hsm.call("logout", session=clone)
 
     def dr_set(self, keys=7):
         """Source (admin, alice, ``keys`` AES keys of alice labelled k0...), its clone (the users, no keys) and an
@@ -190,6 +206,10 @@ class DrPair(object):
     def keys(self, cluster):
         state = self.state(cluster)
         return dict((handle, service.key_view(state, key)) for handle, key in state.keys.items())
+
+    def handles(self, cluster):
+        """{label: handle} of the keys on ``cluster``."""
+        return dict((key["label"], handle) for handle, key in self.keys(cluster).items())
 
     def password_works(self, cluster, username, password, role="CU"):
         try:
