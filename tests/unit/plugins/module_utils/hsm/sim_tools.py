@@ -35,6 +35,7 @@ testing = importlib.import_module("cloudhsm_sim.dataplane.testing")
 sdk3_configure = importlib.import_module("cloudhsm_sim.tools.sdk3_configure")
 dataplane = importlib.import_module("cloudhsm_sim.dataplane")
 service = importlib.import_module("cloudhsm_sim.dataplane.service")
+HsmRefusal = importlib.import_module("cloudhsm_sim.dataplane.model").HsmError
 
 ADMIN_PW = "Officer-Pass1"
 CU_PW = "Crypto-Pass1"
@@ -97,8 +98,8 @@ class DrPair(object):
         self.source = "cluster-%ssrc%s" % ("ctr" + sdk, tag)
         self.clone = "cluster-%scln%s" % ("ctr" + sdk, tag)
         self.unrelated = "cluster-%soth%s" % ("ctr" + sdk, tag)
-        octet = lambda index: "10.%d.%d.%d" % (60 + int(sdk), number % 250, index)  # noqa: E731
-        self.ips = {self.source: octet(1), self.clone: octet(2), self.unrelated: octet(3)}
+        prefix = "10.%d.%d." % (60 + int(sdk), number % 250)
+        self.ips = {self.source: prefix + "1", self.clone: prefix + "2", self.unrelated: prefix + "3"}
         self.hsm_type = "hsm1.medium" if sdk == "3" else "hsm2m.medium"
         hsm.cluster(self.source, [self.ips[self.source]], hsm_type=self.hsm_type)
         self.root = testing.tool_root(sdk, os.path.join(directory, "opt-cloudhsm"), hsm.endpoint)
@@ -214,7 +215,7 @@ class DrPair(object):
     def password_works(self, cluster, username, password, role="CU"):
         try:
             session = self.login(cluster, username, password, role)
-        except Exception:  # pylint: disable=broad-except
+        except HsmRefusal:
             return False
         self.hsm.call("logout", session=session)
         return True

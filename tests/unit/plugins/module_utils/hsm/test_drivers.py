@@ -23,7 +23,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import U
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, ToolSession
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fault_tools
 from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm.sim_tools import (  # noqa: F401  pylint: disable=unused-import
-    ADMIN_PW, CU_PW, Recorder, dr, hsm, tool_path)
+    ADMIN_PW, CU_PW, HsmRefusal, Recorder, dr, hsm, tool_path)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_sdk5_wrong_password_fails_once_without_retry_or_leak(dr, calls):
 def test_sdk5_locked_user_is_told_how_to_get_a_new_password(dr):
     pair = dr("5").dr_set(keys=0)
     for unused in range(5):
-        with pytest.raises(Exception):
+        with pytest.raises(HsmRefusal, match="wrong password"):
             pair.login(pair.source, "alice", "Not-her-pass1", "CU")
     session = get_driver("5", pair.settings).open([pair.source], secrets=[CU_PW])
     with pytest.raises(LoginFailed) as caught:
