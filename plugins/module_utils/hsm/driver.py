@@ -20,7 +20,6 @@ SDK3_TOOL = "cloudhsm_mgmt_util"
 SDK3_KEY_TOOL = "key_mgmt_util"
 
 
-
 class ClientSettings(object):
     """Where the client tools and their configuration live, and how long to wait for them."""
 

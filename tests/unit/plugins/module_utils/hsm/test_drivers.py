@@ -164,10 +164,9 @@ def test_sdk3_key_details_read_attributes_and_quorum_and_drop_session_keys(dr):
     pair = dr("3").activated().with_crypto_users("alice", "bob")
     ip = pair.ips[pair.source]
     alice = pair.login(pair.source, "alice", CU_PW, "CU")
+    quorum = dict(share=["bob"], manage_quorum=2, use_quorum=2, extractable=True, attributes={"encrypt": True})
     made = [pair.hsm.call("generate_key", hsm=ip, session=alice, key_type="aes", size=32, label=label, **args)["key"]
-            for label, args in (("quorum", dict(share=["bob"], manage_quorum=2, use_quorum=2, extractable=True,
-                                            attributes={"encrypt": True})),
-                                ("session", dict(session_key=True)),
+            for label, args in (("quorum", quorum), ("session", dict(session_key=True)),
                                 ("plain", dict(attributes={"encrypt": False})))]
     session = get_driver("3", pair.settings).open()
     try:
