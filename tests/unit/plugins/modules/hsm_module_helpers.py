@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Running the data-plane modules against the fake client tools."""
+"""Running the data-plane modules against the simulator's client tools."""
 
 from __future__ import annotations
 
@@ -14,18 +14,33 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fake_tools
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm.sim_tools import (  # noqa: F401  pylint: disable=unused-import
+    ADMIN_PW, CU_PW, Recorder, dr, hsm, tool_path)
 
 
 @pytest.fixture
-def hsm(tmp_path, monkeypatch):
-    return fake_tools.Environment(tmp_path, monkeypatch, fake_tools.dr_state())
+def dr_set(dr, monkeypatch):  # pylint: disable=redefined-outer-name
+    """``dr_set(sdk, keys=7)``: a DR set (sim_tools.DrPair.dr_set) whose ``calls`` records what the modules give
+    the tools from then on."""
+    calls = Recorder(monkeypatch)
+
+    def make(sdk="5", keys=7, build=True):
+        pair = dr(sdk)
+        if build:
+            pair.dr_set(keys)
+        pair.calls = calls
+        del calls.calls[:]
+        return pair
+    return make
 
 
-def run_module(main, env, args, capsys, check_mode=False, diff=False):
-    """main() with ``args`` and the fake tools' bin dir; returns the result dict. Asserts that no password given
-    to the module shows up in its output or in any tool's argv."""
-    module_args = dict(args, client_bin_dir=env.bin_dir, timeout=20)
+def run_module(main, pair, args, capsys, check_mode=False, diff=False):
+    """main() with ``args`` and the pair's tools; returns the result dict. Asserts that no password given to the
+    module shows up in its output or in any tool's argv."""
+    module_args = dict(args, client_bin_dir=pair.settings.bin_dir, timeout=30)
+    module_args.setdefault("sdk", pair.sdk)
+    if pair.sdk == "3":
+        module_args["client_config"] = pair.sync_config
     if check_mode:
         module_args["_ansible_check_mode"] = True
     if diff:
@@ -36,12 +51,12 @@ def run_module(main, env, args, capsys, check_mode=False, diff=False):
     out = capsys.readouterr().out
     for secret in secrets_in(module_args):
         assert secret not in out, "a password leaked into the module result"
-        assert secret not in env.argv_text(), "a password reached a tool's argv"
+        assert secret not in pair.calls.argv_text(), "a password reached a tool's argv"
     return json.loads(out)
 
 
 def secrets_in(args):
     found = [args.get("password"), args.get("admin_password")]
-    for user in args.get("users") or []:
+    for user in (args.get("users") or []) + (args.get("owner_credentials") or []):
         found.append(user.get("password"))
     return [secret for secret in found if secret]

@@ -9,21 +9,18 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hsmops.cloudhsm.plugins.modules import cloudhsm_inventory_info
-from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm import fake_tools
-from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.hsm_module_helpers import hsm  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.hsm_module_helpers import run_module
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.modules.hsm_module_helpers import (  # noqa: F401  pylint: disable=unused-import
+    ADMIN_PW, dr, dr_set, hsm, run_module, tool_path)
 
-ADMIN = dict(username="admin", password=fake_tools.ADMIN_PW)
-
-
-def run(env, capsys, check_mode=False, **kwargs):
-    return run_module(cloudhsm_inventory_info.main, env, dict(ADMIN, **kwargs), capsys, check_mode=check_mode)
+ADMIN = dict(username="admin", password=ADMIN_PW)
 
 
-@pytest.mark.parametrize("sdk, clusters", [("5", ["c1", "c2"]), ("3", ["0", "1"])])
-def test_reads_users_and_keys_of_every_cluster_and_changes_nothing(hsm, capsys, sdk, clusters):
-    state_before = hsm.state()
-    result = run(hsm, capsys, sdk=sdk, clusters=clusters, check_mode=True)
+@pytest.mark.parametrize("sdk", ["5", "3"])
+def test_reads_users_and_keys_of_every_cluster_and_changes_nothing(dr_set, capsys, sdk):
+    pair = dr_set(sdk)
+    clusters = [pair.source, pair.clone]
+    before = [(pair.users(c), pair.keys(c)) for c in clusters]
+    result = run_module(cloudhsm_inventory_info.main, pair, dict(ADMIN, clusters=clusters), capsys, check_mode=True)
     assert result["changed"] is False
     assert [c["cluster"] for c in result["clusters"]] == clusters
     source, clone = result["clusters"]
@@ -33,4 +30,4 @@ def test_reads_users_and_keys_of_every_cluster_and_changes_nothing(hsm, capsys, 
     assert [k["key_reference"] for k in source["keys"]] == sorted(k["key_reference"] for k in source["keys"])
     assert source["contents"] != clone["contents"]
     assert any(line.startswith("key ") and "owner alice" in line for line in source["contents"])
-    assert hsm.state() == state_before
+    assert [(pair.users(c), pair.keys(c)) for c in clusters] == before

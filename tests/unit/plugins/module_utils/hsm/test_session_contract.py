@@ -4,22 +4,15 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The session contract: the same cases against both drivers, driving the simulator's own client tools.
+"""The session contract: the same cases against both drivers, driving the simulator's own client tools (sim_tools).
 
-Each case gets a fresh simulated source cluster (and, where it needs them, a clone of it or an unrelated cluster)
-served by an in-process HSM API, and the tools installed under a temporary directory as the simulator's packages lay
-them out; what a case only builds on (activation, users) is set up through the simulator's HSM API. The clusters are
-named by their ids under both SDKs (SDK 3 through the cluster map next to SyncClusters.cfg, as
-roles/cloudhsm_sync_config writes it).
+Each case gets a fresh simulated source cluster and, where it needs them, a clone of it or an unrelated cluster.
 """
 
 from __future__ import annotations
 
-import importlib
-import itertools
 import json
 import os
-import sys
 
 import pytest
 
@@ -32,112 +25,12 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages impor
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface import HsmDriver, HsmSession
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import User, UserSpec
 from ansible_collections.hsmops.cloudhsm.plugins.modules import cloudhsm_user
-
-SIMULATOR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "simulator"))
-if SIMULATOR not in sys.path:
-    sys.path.insert(0, SIMULATOR)
-
-# The simulator ships in the collection's source tree, next to these tests.
-testing = importlib.import_module("cloudhsm_sim.dataplane.testing")
-sdk3_configure = importlib.import_module("cloudhsm_sim.tools.sdk3_configure")
-
-ADMIN_PW = "Officer-Pass1"
-CU_PW = "Crypto-Pass1"
-NEW_PW = "Crypto-Pass2"
-_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def hsm():
-    with testing.HsmTestServer() as server:
-        yield server
-
-
-class DrPair(object):
-    """One SDK's clusters and client tools; ``clusters`` is what the client configuration lists, source first."""
-
-    def __init__(self, sdk, hsm, directory):
-        self.sdk = sdk
-        self.hsm = hsm
-        number = next(_numbers)
-        letters = "abcdefghijklmnopqrstuvwxyz"
-        self.source = "cluster-%ssrc%s" % ("ctr" + sdk, letters[number] * 4)
-        self.clone = "cluster-%scln%s" % ("ctr" + sdk, letters[number] * 4)
-        self.unrelated = "cluster-%soth%s" % ("ctr" + sdk, letters[number] * 4)
-        self.ips = {self.source: "10.%d.%d.1" % (60 + int(sdk), number), self.clone: "10.%d.%d.2" % (60 + int(sdk), number),
-                    self.unrelated: "10.%d.%d.3" % (60 + int(sdk), number)}
-        self.hsm_type = "hsm1.medium" if sdk == "3" else "hsm2m.medium"
-        hsm.cluster(self.source, [self.ips[self.source]], hsm_type=self.hsm_type)
-        self.root = testing.tool_root(sdk, os.path.join(directory, "opt-cloudhsm"), hsm.endpoint)
-        self.sync_config = os.path.join(self.root, "etc", "SyncClusters.cfg")
-        self.settings = ClientSettings(bin_dir=os.path.join(self.root, "bin"), timeout=30,
-                                       config_path=self.sync_config if sdk == "3" else None)
-        self.clusters = []
-        self.configure([self.source])
-
-    def configure(self, clusters):
-        """The client configuration for ``clusters`` (source first), written as the collection's roles write it."""
-        if self.sdk == "3":
-            with open(self.sync_config, "w") as handle:
-                json.dump({"scard": {"enable": "no"},
-                           "servers": [sdk3_configure.cmu_server(self.root, self.ips[c]) for c in clusters]}, handle)
-            with open(os.path.splitext(self.sync_config)[0] + ".clusters.json", "w") as handle:
-                json.dump({"clusters": [{"cluster_id": c, "hostname": self.ips[c]} for c in clusters]}, handle)
-            client = os.path.join(self.root, "etc", "cloudhsm_client.cfg")
-            with open(client) as handle:
-                config = json.load(handle)
-            config["server"]["hostname"] = self.ips[clusters[0]]  # the daemon serves the source
-            with open(client, "w") as handle:
-                json.dump(config, handle)
-        else:
-            for cluster in clusters:
-                if cluster not in self.clusters:
-                    self.tool("configure-cli", "add-cluster", "--cluster-id", cluster, "--region", "us-east-1")
-        self.clusters = list(clusters)
-
-    # Set-up through the simulator's HSM API (what a case builds on, not what it tests).
-    def activated(self, cluster=None):
-        self.hsm.call("activate", hsm=self.ips[cluster or self.source], password=ADMIN_PW)
-        return self
-
-    def with_crypto_users(self, *users, cluster=None):
-        ip = self.ips[cluster or self.source]
-        session = self.hsm.call("login", hsm=ip, role="CO", username="admin", password=ADMIN_PW)["session"]
-        for user in users:
-            self.hsm.call("create_user", hsm=ip, session=session, role="CU", username=user, password=CU_PW)
-        self.hsm.call("logout", session=session)
-        return self
-
-    def with_clone(self):
-        self.hsm.clone(self.source, self.clone, [self.ips[self.clone]], region="us-east-1")
-        self.configure(self.clusters + [self.clone])
-        return self
-
-    def with_keys(self, *labels):
-        session = self.open([self.source], username="alice", role="crypto-user", password=CU_PW, keys=True)
-        try:
-            return [session.generate_key(self.source, dict(label=label, key_type="aes", length_bytes=16))
-                    for label in labels]
-        finally:
-            session.close()
-
-    def tool(self, name, *args):
-        result = testing.run_tool(self.root, name, args, endpoint=self.hsm.endpoint)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result
-
-    def open(self, targets=None, username="admin", role="admin", password=ADMIN_PW, keys=False):
-        session = get_driver(self.sdk, self.settings).open(targets, secrets=[password], keys=keys)
-        if username:
-            session.login(username, role, password, targets=session.targets())
-        return session
+from ansible_collections.hsmops.cloudhsm.tests.unit.plugins.module_utils.hsm.sim_tools import (  # noqa: F401  pylint: disable=unused-import
+    ADMIN_PW, CU_PW, NEW_PW, DrPair, hsm, testing, tool_path)
 
 
 @pytest.fixture(params=["3", "5"], ids=["sdk3", "sdk5"])
-def pair(request, hsm, tmp_path, monkeypatch):
-    if os.path.exists("/usr/bin/python3"):
-        # The tools run with the first python3 on PATH; a version manager's shim costs time on every start.
-        monkeypatch.setenv("PATH", "/usr/bin" + os.pathsep + os.environ.get("PATH", ""))
+def pair(request, hsm, tmp_path, tool_path):  # pylint: disable=redefined-outer-name,unused-argument
     return DrPair(request.param, hsm, str(tmp_path / "contract"))
 
 
