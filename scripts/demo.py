@@ -420,8 +420,9 @@ class DemoRun:
             self.say("      unexpected: the clusters migrated with SDK 3 clients seen this week")
             return False
         except DemoError as error:
-            refusal = [line.strip() for line in str(error).splitlines() if "Client SDK" in line]
-            self.say("      clients on SDK 5; AWS refuses the clusters for now: %s" % (refusal[0][:240] if refusal else error))
+            # The playbook's own message (the "msg" of its last failure), not the whole failed result.
+            refusal = [msg for msg in re.findall(r'"msg": "((?:[^"\\]|\\.)*)"', str(error)) if "Client SDK" in msg]
+            self.say("      clients on SDK 5; AWS refuses the clusters for now: %s" % (refusal[-1] if refusal else error))
         self.step(first_step + 1, total, "a week later: running playbooks/migrate.yml again (clones first, then the source)")
         self.let_a_week_pass()
         run = self.run_playbook("migrate.yml", progress=False, extra_files=[migrate_vars])
