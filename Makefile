@@ -78,17 +78,17 @@ system-deps:
 
 # The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end).
 pytests: build-tree system-deps
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/simulator tests/tooling
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider --durations=25 tests/simulator tests/tooling
 
 # The whole DR flow for SDK 5 and SDK 3, as `make demo` runs it, with its assertions (serial: it uses the client host).
 # E2E_ARGS narrows the run in the inner loop, e.g. make e2e E2E_ARGS="tests/e2e/test_day2_sync.py -k check".
 E2E_ARGS ?= tests/e2e
 e2e: build-tree
-	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider $(E2E_ARGS)
+	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=40 $(E2E_ARGS)
 
 # The fast subset of the fault tests; `make chaos` runs all of them.
 chaos-fast: build-tree
-	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos
+	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 tests/chaos
 
 # ansible-test skips cloud targets silently when it finds no cloud config: a skip fails the run here.
 integration: build-tree

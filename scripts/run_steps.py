@@ -9,7 +9,8 @@ is synced once before the lanes start, and the steps do not sync it again (a syn
 under a run of the other). Steps that use the machine's CloudHSM client wait for each other through its lock
 (scripts/with_simulator.py), so lanes only overlap where that is safe.
 
-Every line a step prints is shown as it comes, prefixed with the step's name, and kept in build/steps/STEP.log.
+Every line a step prints is shown as it comes, prefixed with the step's name, and kept in build/steps/STEP.log with the
+seconds since the step began in front of it.
 The first failing step stops the other lanes; its exit code becomes this script's. The table at the end shows where
 the time went (start and duration of each step); it is also written to build/test-steps.txt.
 """
@@ -52,7 +53,8 @@ class Lanes:
         prefix = "[%-*s] " % (self.width, step) if len(self.lanes) > 1 else ""
         with open(log_path, "wb") as log:
             for raw in proc.stdout:
-                log.write(raw)
+                # Seconds since the step began, in the kept log only: where a slow step spends its time.
+                log.write(b"%7.1f " % (time.monotonic() - began) + raw)
                 self.say(prefix + raw.decode("utf-8", "replace").rstrip("\n"))
         status = proc.wait()
         del self.running[step]
