@@ -34,7 +34,7 @@ import report  # noqa: E402  pylint: disable=wrong-import-position
 import waits  # noqa: E402  pylint: disable=wrong-import-position
 
 FULL = {"sizes": [100, 1000, 10000], "mixed_sizes": [1000], "loop_sizes": [50], "repetitions": 3,
-        "wait_lengths": [30, 120, 600], "fanout_transition_s": 3, "sdks": ["5", "3"], "critical_scales": [0.5, 2.0]}
+        "wait_lengths": [30, 120, 600], "fanout_transition_s": 3, "sdks": ["5", "3"], "critical_scales": [0.5, 4.0]}
 QUICK = {"sizes": [20, 200], "mixed_sizes": [50], "loop_sizes": [10], "repetitions": 3, "wait_lengths": [5, 20],
          "fanout_transition_s": 1, "sdks": ["5", "3"], "critical_scales": [0.05, 0.15]}
 
