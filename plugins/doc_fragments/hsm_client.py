@@ -68,3 +68,20 @@ options:
     choices: [admin, crypto-user]
     default: admin
 """
+
+    # The clusters of the modules that work on several at once (cloudhsm_user, cloudhsm_mtls,
+    # cloudhsm_inventory_info): both drivers take cluster ids, so the option reads the same in each.
+    CLUSTERS = r"""
+options:
+  clusters:
+    description:
+      - The clusters to work on, by cluster id under both SDKs, in this order.
+      - Omit with a single-cluster client configuration (SDK 3, every server of O(client_config)).
+      - SDK 5 finds each cluster in the multi-cluster C(cloudhsm-cli.cfg). SDK 3 finds each cluster's server in the
+        cluster map that the hsmops.cloudhsm.cloudhsm_sync_config role writes next to O(client_config)
+        (C(SyncClusters.clusters.json)); a configuration of one server without a map serves the one cluster named.
+        A server index or ENI IP of O(client_config) is accepted too.
+    type: list
+    elements: str
+    default: []
+"""

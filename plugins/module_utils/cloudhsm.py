@@ -102,6 +102,11 @@ SECONDS_PER_HSM_MIGRATION = 1800
 ROLLBACK_WINDOW_SECONDS = 24 * 3600
 
 
+def wait_options():
+    """The argument spec of the cloudhsm_wait doc fragment's options."""
+    return dict(wait=dict(type="bool", default=True), wait_timeout=dict(type="int", default=1800))
+
+
 class CloudHsmError(Exception):
     """A failure with a message meant for the user (resource, state found, state needed, fix)."""
 
@@ -289,28 +294,30 @@ def _paginate(method, result_key, **params):
         params["NextToken"] = token
 
 
+def _filters(**values):
+    """The ``Filters`` parameter of a Describe call: each given list under its API name; {} when none is given."""
+    filters = dict((name, list(value)) for name, value in values.items() if value)
+    return {"Filters": filters} if filters else {}
+
+
+def _by_id(describe, id_field, wanted):
+    """The item ``describe(wanted)`` lists whose ``id_field`` is ``wanted`` (raw API shape), or None when it does
+    not exist (an unknown id may be an empty list or CloudHsmResourceNotFoundException)."""
+    try:
+        items = describe(wanted)
+    except is_boto3_error_code("CloudHsmResourceNotFoundException"):
+        return None
+    return next((item for item in items if item.get(id_field) == wanted), None)
+
+
 def describe_clusters(client, cluster_ids=None, states=None, vpc_ids=None):
-    filters = {}
-    if cluster_ids:
-        filters["clusterIds"] = list(cluster_ids)
-    if states:
-        filters["states"] = list(states)
-    if vpc_ids:
-        filters["vpcIds"] = list(vpc_ids)
-    params = {"Filters": filters} if filters else {}
-    return _paginate(client.describe_clusters, "Clusters", **params)
+    return _paginate(client.describe_clusters, "Clusters",
+                     **_filters(clusterIds=cluster_ids, states=states, vpcIds=vpc_ids))
 
 
 def get_cluster(client, cluster_id):
     """The cluster (raw API shape) or None when it does not exist."""
-    try:
-        clusters = describe_clusters(client, cluster_ids=[cluster_id])
-    except is_boto3_error_code("CloudHsmResourceNotFoundException"):
-        return None
-    for cluster in clusters:
-        if cluster.get("ClusterId") == cluster_id:
-            return cluster
-    return None
+    return _by_id(lambda wanted: describe_clusters(client, cluster_ids=[wanted]), "ClusterId", cluster_id)
 
 
 def now_utc():
@@ -395,20 +402,8 @@ def find_clusters_by_name(client, name):
 
 def describe_backups(client, backup_ids=None, cluster_ids=None, source_backup_ids=None, states=None,
                      never_expires=None, sort_ascending=None, shared=None):
-    filters = {}
-    if backup_ids:
-        filters["backupIds"] = list(backup_ids)
-    if cluster_ids:
-        filters["clusterIds"] = list(cluster_ids)
-    if source_backup_ids:
-        filters["sourceBackupIds"] = list(source_backup_ids)
-    if states:
-        filters["states"] = list(states)
-    if never_expires is not None:
-        filters["neverExpires"] = ["true" if never_expires else "false"]
-    params = {}
-    if filters:
-        params["Filters"] = filters
+    params = _filters(backupIds=backup_ids, clusterIds=cluster_ids, sourceBackupIds=source_backup_ids, states=states,
+                      neverExpires=None if never_expires is None else ["true" if never_expires else "false"])
     if sort_ascending is not None:
         params["SortAscending"] = sort_ascending
     if shared is not None:
@@ -418,14 +413,7 @@ def describe_backups(client, backup_ids=None, cluster_ids=None, source_backup_id
 
 def get_backup(client, backup_id):
     """The backup (raw API shape) or None when it does not exist."""
-    try:
-        backups = describe_backups(client, backup_ids=[backup_id])
-    except is_boto3_error_code("CloudHsmResourceNotFoundException"):
-        return None
-    for backup in backups:
-        if backup.get("BackupId") == backup_id:
-            return backup
-    return None
+    return _by_id(lambda wanted: describe_backups(client, backup_ids=[wanted]), "BackupId", backup_id)
 
 
 def newest(backups):

@@ -135,6 +135,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ne
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import parse_backup_reference
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import partition_of_region
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_region
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
 
@@ -272,8 +273,7 @@ def main():
         cluster_id=dict(type="str"),
         destination_regions=dict(type="list", elements="str", required=True),
         tags=dict(type="dict"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
+        **wait_options()
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

@@ -303,6 +303,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import re
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import rollback_deadline
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import same_pem
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_backup
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
@@ -704,8 +705,7 @@ def main():
         trust_anchor=dict(type="str"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
+        **wait_options()
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

@@ -184,6 +184,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import ge
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import live_hsms
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import normalize_hsm
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import validate_options
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_options
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_cluster
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import wait_for_hsms
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.cloudhsm import warn
@@ -385,8 +386,7 @@ def main():
         eni_id=dict(type="str"),
         eni_ip=dict(type="str"),
         before_activation=dict(type="str", choices=["fail", "create_one"], default="fail"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1800),
+        **wait_options()
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

@@ -24,14 +24,7 @@ author:
 extends_documentation_fragment:
   - hsmops.cloudhsm.hsm_client
   - hsmops.cloudhsm.hsm_client.login
-options:
-  clusters:
-    description:
-      - The clusters to read. SDK 5, cluster ids of the multi-cluster C(cloudhsm-cli.cfg) (omit with a
-        single-cluster configuration). SDK 3, servers of O(client_config) by index or ENI IP (default all).
-    type: list
-    elements: str
-    default: []
+  - hsmops.cloudhsm.hsm_client.clusters
 notes:
   - Supports check mode; it never changes anything.
 seealso:
@@ -56,7 +49,7 @@ clusters:
   elements: dict
   contains:
     cluster:
-      description: The cluster (SDK 5 id) or server (SDK 3) as given.
+      description: The cluster as given in O(clusters).
       type: str
     users:
       description: The users, sorted by name, each with C(name) and C(role) (V(admin), V(crypto-user), ...).
@@ -115,7 +108,7 @@ def inventory(name, view):
 
 def main():
     module = AnsibleModule(
-        argument_spec=client_argument_spec(clusters=dict(type="list", elements="str", default=[])),
+        argument_spec=client_argument_spec(clusters=True),
         supports_check_mode=True,
     )
     targets = list(module.params["clusters"]) or None

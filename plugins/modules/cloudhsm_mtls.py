@@ -27,14 +27,9 @@ author:
   - hsmops.cloudhsm contributors (@hsmops)
 extends_documentation_fragment:
   - hsmops.cloudhsm.hsm_client
-  - hsmops.cloudhsm.hsm_client.LOGIN
+  - hsmops.cloudhsm.hsm_client.login
+  - hsmops.cloudhsm.hsm_client.clusters
 options:
-  clusters:
-    description:
-      - The clusters to act on, by cluster id. Omit with a single-cluster client configuration.
-    type: list
-    elements: str
-    default: []
   trust_anchors:
     description:
       - PEM certificates (the text, not file names) that must be registered as trust anchors.
@@ -173,7 +168,7 @@ def plan_cluster(anchors, wanted, purge, enforcement, current_level):
 def main():
     module = AnsibleModule(
         argument_spec=client_argument_spec(
-            clusters=dict(type="list", elements="str", default=[]),
+            clusters=True,
             trust_anchors=dict(type="list", elements="str", default=[]),
             purge_trust_anchors=dict(type="bool", default=False),
             enforcement=dict(type="str", choices=["none", "client-and-server"]),

@@ -30,17 +30,8 @@ author:
 extends_documentation_fragment:
   - hsmops.cloudhsm.hsm_client
   - hsmops.cloudhsm.hsm_client.login
+  - hsmops.cloudhsm.hsm_client.clusters
 options:
-  clusters:
-    description:
-      - The clusters to manage, by cluster id (both SDKs). Omit with a single-cluster client configuration (SDK 3,
-        every server of O(client_config)).
-      - SDK 3 finds each cluster's server in the cluster map that the hsmops.cloudhsm.cloudhsm_sync_config role
-        writes next to O(client_config) (C(SyncClusters.clusters.json)); a configuration of one server without a map
-        serves the one cluster named. A server index or ENI IP of O(client_config) is accepted too.
-    type: list
-    elements: str
-    default: []
   users:
     description:
       - The declared users. With O(replicate_from), only their names count, as the users to replicate (all
@@ -197,7 +188,7 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.user_sync impo
 def main():
     module = AnsibleModule(
         argument_spec=client_argument_spec(
-            clusters=dict(type="list", elements="str", default=[]),
+            clusters=True,
             users=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True),
                 role=dict(type="str", choices=["admin", "crypto-user"], default="crypto-user"),

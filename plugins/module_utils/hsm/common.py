@@ -16,8 +16,9 @@ from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.interface impo
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.process import ToolError, scrub
 
 
-def client_argument_spec(login=True, **extra):
-    """The options of the hsm_client doc fragment (and of hsm_client.login with ``login``) plus ``extra``."""
+def client_argument_spec(login=True, clusters=False, **extra):
+    """The options of the hsm_client doc fragment (and of hsm_client.login with ``login``, of hsm_client.clusters
+    with ``clusters``) plus ``extra``."""
     spec = dict(
         sdk=dict(type="str", choices=["5", "3", "auto"], default="5"),
         client_bin_dir=dict(type="path", default=DEFAULT_BIN_DIR),
@@ -30,6 +31,8 @@ def client_argument_spec(login=True, **extra):
             password=dict(type="str", required=True, no_log=True),
             role=dict(type="str", choices=["admin", "crypto-user"], default="admin"),
         )
+    if clusters:
+        spec.update(clusters=dict(type="list", elements="str", default=[]))
     spec.update(extra)
     return spec
 
@@ -50,6 +53,17 @@ def secrets_of(module):
 def fail(module, message, **result):
     """fail_json with every secret scrubbed from the message (belt and braces on top of no_log)."""
     module.fail_json(msg=scrub(str(message), secrets_of(module)), **result)
+
+
+class DataPlaneTask(object):
+    """The work of one data-plane module run (key_sync, user_sync), in the session ``hsm_session`` opened; the
+    driver opens another where a step needs a different login."""
+
+    def __init__(self, module, driver, session):
+        self.module = module
+        self.driver = driver
+        self.session = session
+        self.params = module.params
 
 
 @contextmanager

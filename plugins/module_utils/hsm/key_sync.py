@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail, secrets_of
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import DataPlaneTask, fail, secrets_of
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import (
     failure_summary, is_lineage_error, key_quorum_message, lineage_message, users_first_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
@@ -69,13 +69,8 @@ def lineage_probe(session, source, destination, username):
     return result.message if not result.ok and is_lineage_error(result.message) else None
 
 
-class KeySync(object):
-
-    def __init__(self, module, driver, session):
-        self.module = module
-        self.driver = driver
-        self.session = session
-        self.params = module.params
+class KeySync(DataPlaneTask):
+    """cloudhsm_key_sync: the source's keys copied to every destination, drift reported or aligned."""
 
     def _selection(self):
         params = self.params

@@ -45,7 +45,22 @@ def normalize_role(role):
     return lowered
 
 
-class User(object):
+class _Value(object):
+    """Compared and hashed by what ``_key`` returns, so equal values from two listings meet in sets and dicts."""
+
+    __slots__ = ()
+
+    def _key(self):
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        return isinstance(other, type(self)) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+
+class User(_Value):
     """An HSM user as one cluster (or SDK 3 server) reports it. Names are case-insensitive, kept lowercase."""
 
     __slots__ = ("name", "role", "locked", "coverage", "user_id", "quorum")
@@ -61,12 +76,6 @@ class User(object):
 
     def _key(self):
         return (self.name, self.role, self.locked, self.coverage, self.user_id)
-
-    def __eq__(self, other):
-        return isinstance(other, User) and self._key() == other._key()
-
-    def __hash__(self):
-        return hash(self._key())
 
     def __repr__(self):
         return "User(%r, %r)" % (self.name, self.role)
@@ -94,7 +103,7 @@ def pair_link(key_type, public_value):
     return "%s:%s" % (key_type, hashlib.sha256(public_value.lower().encode()).hexdigest()[:16])
 
 
-class Key(object):
+class Key(_Value):
     """A key as one cluster reports it.
 
     ``identity`` is what makes two keys on two clusters "the same key": the stable attributes (type, label, id,
@@ -151,12 +160,6 @@ class Key(object):
     def _key(self):
         return (self.reference, self.label, self.key_id, self.check_value, self.key_type, self.key_class,
                 self.length, self.owner, self.shared, self.extractable)
-
-    def __eq__(self, other):
-        return isinstance(other, Key) and self._key() == other._key()
-
-    def __hash__(self):
-        return hash(self._key())
 
     def __repr__(self):
         return "Key(%r, label=%r)" % (self.reference, self.label)

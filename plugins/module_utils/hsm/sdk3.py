@@ -137,12 +137,16 @@ _CREATE_FAILED = re.compile(r"(?:creating|changing|deleting) \w+ on server (\d+)
 _HANDLE = re.compile(r"(\d+)(?:\((o|s)\))?")
 
 
-def match_prompt(buffer):
-    """Matcher for ToolSession.read_until: CMU is waiting for input; value = the prompt text."""
-    found = _PROMPT.search(buffer)
-    if found is None:
-        return None
-    return len(buffer), found.group("prompt")
+def _prompt_matcher(pattern):
+    """A matcher for ToolSession.read_until: the tool waits for input when the buffer ends with ``pattern``'s
+    ``prompt``; value = the prompt text."""
+    def match(buffer):
+        found = pattern.search(buffer)
+        return None if found is None else (len(buffer), found.group("prompt"))
+    return match
+
+
+match_prompt = _prompt_matcher(_PROMPT)
 
 
 # With commands queued, several answers arrive at once: each ends at the next command prompt (at a line start) or
@@ -234,13 +238,7 @@ def command_failure(text):
 _KMU_PROMPT = re.compile(r"(?P<prompt>Command:|[Pp]assword:)[ \t]*\Z")
 _KMU_RETURN = re.compile(r"Cfm3(\w+) returned: (0x[0-9a-fA-F]+)[ \t]*(?::[ \t]*|\s*\n\s*)(HSM (?:Return|Error): [^\n]*)?")
 _KMU_NODE = re.compile(r"Node id (\d+) (?:and err state|status:) (0x[0-9a-fA-F]+) : ([^\n]*)")
-
-
-def match_kmu_prompt(buffer):
-    found = _KMU_PROMPT.search(buffer)
-    if found is None:
-        return None
-    return len(buffer), found.group("prompt")
+match_kmu_prompt = _prompt_matcher(_KMU_PROMPT)
 
 
 def parse_kmu_status(text):

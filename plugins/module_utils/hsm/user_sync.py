@@ -9,21 +9,15 @@ users a source lacks deleted from its clones."""
 
 from __future__ import annotations
 
-from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import fail
+from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.common import DataPlaneTask, fail
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.messages import (
     is_lineage_error, lineage_message, quorum_message)
 from ansible_collections.hsmops.cloudhsm.plugins.module_utils.hsm.model import (
     UserSpec, apply_user_plan, manageable_users, plan_user_purge, plan_user_replication, plan_users)
 
 
-class UserSync(object):
+class UserSync(DataPlaneTask):
     """cloudhsm_user: declared users on every target, or users replicated from a source cluster."""
-
-    def __init__(self, module, driver, session):
-        self.module = module
-        self.driver = driver
-        self.session = session
-        self.params = module.params
 
     def targets(self):
         return self.params["clusters"] or self.session.targets()
