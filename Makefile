@@ -26,6 +26,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Run from the build-tree copy, so the cloud config it writes is the one ansible-test reads there.
 WITH_SIM := $(BIN)/python scripts/with_simulator.py
+# A command on a client host of its own (private /opt, package database and client lock), beside the runs that use
+# the machine's /opt/cloudhsm.
+PRIVATE_CLIENT := $(BIN)/python scripts/private_client_host.py
 
 .PHONY: help venv deps system-deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test quick \
 	transcripts demo bench chaos docs clean
@@ -76,9 +79,18 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 			rpm=$(RPM_DEB_VERSION) >/dev/null; }
 
-# The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end).
+# The simulator's own tests and the tooling tests (execution environment, AWX-style runs, end to end). Those that
+# install the client (marked client_host) run beside the others on a client host of their own (a private mount
+# namespace, scripts/private_client_host.py), so they never wait for the e2e lane's client.
 pytests: build-tree system-deps
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider --durations=25 tests/simulator tests/tooling
+	@rm -rf $(BUILD)/private-client; \
+	$(PRIVATE_CLIENT) $(BUILD)/private-client -- \
+		$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 -m client_host tests/tooling \
+		> $(BUILD)/pytests-client-host.log 2>&1 & client_host=$$!; \
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider --durations=25 -m "not client_host" tests/simulator tests/tooling; \
+	others=$$?; wait $$client_host; mine=$$?; \
+	echo "--- the client_host tests (on a private client host):"; cat $(BUILD)/pytests-client-host.log; \
+	exit $$(( others || mine ))
 
 # The whole DR flow for SDK 5 and SDK 3, as `make demo` runs it, with its assertions (serial: it uses the client host).
 # E2E_ARGS narrows the run in the inner loop, e.g. make e2e E2E_ARGS="tests/e2e/test_day2_sync.py -k check".
@@ -86,9 +98,10 @@ E2E_ARGS ?= tests/e2e
 e2e: build-tree
 	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=40 $(E2E_ARGS)
 
-# The fast subset of the fault tests; `make chaos` runs all of them.
+# The fast subset of the fault tests; `make chaos` runs all of them. Both on a client host of their own.
 chaos-fast: build-tree
-	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 tests/chaos
+	cd $(CDIR) && $(PRIVATE_CLIENT) $(BUILD)/private-chaos -- $(BIN)/python -m pytest -q -p no:cacheprovider \
+		--durations=10 tests/chaos
 
 # ansible-test skips cloud targets silently when it finds no cloud config: a skip fails the run here.
 integration: build-tree
@@ -103,8 +116,9 @@ artifact: build-tree
 	$(BIN)/python scripts/check_artifact.py $(CDIR) $(BUILD)/artifact $(COLLECTIONS)
 
 # Two lanes side by side (steps in a lane run one after another): the steps that use the machine's CloudHSM client
-# (/opt/cloudhsm) in one, those that do not in the other. Steps that need the client wait for it through its lock.
-TEST_LANES := artifact,lint,sanity,units,pytests,integration e2e,chaos-fast,molecule
+# (/opt/cloudhsm) in one, the others in the other (chaos-fast and the client_host pytests on private client hosts).
+# Steps that need the machine's client wait for it through its lock.
+TEST_LANES := artifact,lint,sanity,units,pytests,chaos-fast,integration e2e,molecule
 
 test: build-tree
 	$(BIN)/python scripts/run_steps.py $(TEST_LANES)
@@ -128,7 +142,8 @@ bench: build-tree
 	cd $(CDIR) && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chaos: build-tree
-	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos --chaos-full
+	cd $(CDIR) && $(PRIVATE_CLIENT) $(BUILD)/private-chaos -- $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/chaos --chaos-full $(CHAOS_ARGS)
 
 docs: build-tree
 	$(BIN)/python scripts/build_docs.py $(CDIR) $(BUILD)/docs

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
 import sys
 
 import yaml
@@ -30,9 +29,8 @@ from common import ROOT, Simulator, bench_env, log, median, run_playbook, with_s
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import demo  # noqa: E402  pylint: disable=wrong-import-position
+import private_client_host  # noqa: E402  pylint: disable=wrong-import-position
 
-# The client role's download directory (cloudhsm_client_download_dir), private per run like /opt.
-PACKAGE_CACHE = "/var/cache/hsmops-cloudhsm"
 DR_REGIONS = (
     {"name": "bench-dr-us-west-2", "region": "us-west-2", "availability_zones": ["us-west-2a"]},
     {"name": "bench-dr-eu-west-1", "region": "eu-west-1", "availability_zones": ["eu-west-1a"]},
@@ -80,28 +78,11 @@ class Flow(object):
 
     def private_roots(self):
         """An empty /opt and a package database without the client packages, for the mount namespace."""
-        self.opt_dir = os.path.join(self.demo.run_dir, "root-opt")
-        self.dpkg_dir = os.path.join(self.demo.run_dir, "root-dpkg")
-        self.cache_dir = os.path.join(self.demo.run_dir, "root-package-cache")
-        os.makedirs(self.opt_dir)
-        os.makedirs(self.cache_dir)
-        # The client packages' own files are left out (another run on the machine may be adding or removing them).
-        shutil.copytree("/var/lib/dpkg", self.dpkg_dir, symlinks=True, ignore=_client_package_files)
-        status_path = os.path.join(self.dpkg_dir, "status")
-        with open(status_path) as handle:
-            stanzas = handle.read().split("\n\n")
-        kept = [s for s in stanzas if not any(s.startswith("Package: %s\n" % p) for p in demo.CLIENT_PACKAGES)]
-        with open(status_path, "w") as handle:
-            handle.write("\n\n".join(kept))
+        self.roots = private_client_host.private_roots(self.demo.run_dir)
 
     def isolated(self, command):
         """``command`` in a private mount namespace: this run's /opt, package database and package download dir."""
-        if not os.path.isdir(PACKAGE_CACHE):
-            os.makedirs(PACKAGE_CACHE, mode=0o755)
-        script = ('mount --bind "$0" /opt && mount --bind "$1" /var/lib/dpkg && mount --bind "$2" %s '
-                  '&& shift 2 && exec "$@"' % PACKAGE_CACHE)
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, self.opt_dir, self.dpkg_dir,
-                self.cache_dir] + command
+        return private_client_host.isolated(self.roots, command)
 
     def playbook(self, name, log_name=None):
         path = os.path.join(demo.EXAMPLES, name)
@@ -112,10 +93,6 @@ class Flow(object):
         run = run_playbook(self.isolated(self.demo.playbook_command(path)), self.demo.env, log_path)
         run.requests = self.sim.requests(since)
         return run
-
-
-def _client_package_files(unused_directory, names):
-    return [name for name in names if name.split(".")[0].split(":")[0] in demo.CLIENT_PACKAGES]
 
 
 def noop_playbook(path, tasks):

@@ -11,7 +11,9 @@ Test modules that install the simulated client packages there and configure them
 machine (another lane of ``make test``, molecule) never install, configure or use the client at the same time. Such
 modules are those marked ``client_host`` and those that drive ``scripts/demo.py`` (its DemoRun resets and installs
 the client), such as tests/e2e. The lock is one file and re-entrant within a process, so the demo runs inside such a
-module take it again without waiting, and no two runs can wait on each other in a circle.
+module take it again without waiting, and no two runs can wait on each other in a circle. Under
+scripts/private_client_host.py (``make pytests`` runs the ``client_host`` modules so) /opt, the package database and
+the lock are the run's own, so those modules wait for nothing outside.
 """
 
 import os

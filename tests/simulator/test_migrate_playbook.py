@@ -122,8 +122,9 @@ def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_discon
     store_id = kms.create_custom_key_store(CustomKeyStoreName="migrating-store", CloudHsmClusterId=cluster_id,
                                            TrustAnchorCertificate=ca.pem,
                                            KeyStorePassword=KMSUSER_PASSWORD)["CustomKeyStoreId"]
-    # The connect stays pending; the disconnect ends a few seconds after the run that sees it pending.
-    sim.admin_ok("POST", "/_sim/kms", {"connect": 600, "disconnect": 15})
+    # The connect stays pending; the disconnect ends after the run that sees it pending (with room for a slow,
+    # loaded machine: the run must start and reach its preflight while the disconnect is still pending).
+    sim.admin_ok("POST", "/_sim/kms", {"connect": 600, "disconnect": 45})
     try:
         kms.connect_custom_key_store(CustomKeyStoreId=store_id)
         wait_store(kms, store_id, "CONNECTING")
@@ -152,7 +153,7 @@ def test_migrate_preflight_stops_at_a_key_store_with_a_pending_connect_or_discon
     finally:
         sim.admin_ok("DELETE", "/_sim/kms")
 
-    wait_store(kms, store_id, "DISCONNECTED", timeout=30)
+    wait_store(kms, store_id, "DISCONNECTED", timeout=90)
     settled = migrate(sim, tmp_path, settings, check=True)
     assert settled.returncode == 0, settled.stdout[-3000:]
     assert "pending on the cluster" not in settled.stdout and "problem(s)" not in settled.stdout

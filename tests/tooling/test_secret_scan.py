@@ -41,7 +41,8 @@ class VerboseRun(demo.DemoRun):
         self.ansible_log = os.path.join(self.run_dir, "ansible.log")
         self.remote_tmp = os.path.join(self.run_dir, "remote-tmp")
         self.local_tmp = os.path.join(self.run_dir, "local-tmp")
-        self.env.update(ANSIBLE_LOG_PATH=self.ansible_log, ANSIBLE_KEEP_REMOTE_FILES="1",
+        # Without pipelining, so that every task's module and arguments go through the temporary files scanned here.
+        self.env.update(ANSIBLE_LOG_PATH=self.ansible_log, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="0",
                         ANSIBLE_REMOTE_TMP=self.remote_tmp, ANSIBLE_LOCAL_TEMP=self.local_tmp)
         return endpoint
 
