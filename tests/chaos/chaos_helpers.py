@@ -55,9 +55,12 @@ class ChaosRun(demo.DemoRun):
         if self.client_lock is None:
             self.client_lock = SharedClientLock()
 
-    def setup(self):
-        """Fresh run dir, no client left from earlier runs, a simulator, the client package, secrets, network."""
+    def setup(self, settings=None):
+        """Fresh run dir, no client left from earlier runs, a simulator, the client package, secrets, network.
+        ``settings``: DR settings that replace the example's of the same name (before the network is made for them)."""
         self.prepare_run_dir()
+        if settings:
+            self.use_settings(dict(self.dr_settings(), **settings))
         self.reset_client()
         self.start_simulator()
         self.build_package()

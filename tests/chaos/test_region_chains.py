@@ -27,17 +27,8 @@ FIRST_CHAIN_TASK = "Copy the source's newest backup to the DR regions that have 
 def two_region_run(tmp_path):
     """A simulator, the network of a source and two DR regions (one HSM each), the client package and secrets."""
     run = ChaosRun(str(tmp_path / "run"))
-    run.prepare_run_dir()
-    settings = run.dr_settings()
-    settings.update(SETTINGS)
-    run.use_settings(settings)
-    run.reset_client()
-    run.start_simulator()
     try:
-        run.build_package()
-        run.write_secrets()
-        run.run_playbook("prepare_network.yml", progress=False)
-        yield run
+        yield run.setup(settings=SETTINGS)
     finally:
         run.stop_simulator()
 
