@@ -141,6 +141,9 @@ BENCH_ARGS ?= --out $(CURDIR)/bench
 bench: build-tree
 	cd $(CDIR) && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Extra pytest arguments, e.g. CHAOS_ARGS="-k migrate --chaos-results /tmp/chaos.md" for some of the tests (a run of
+# part of them would otherwise replace tests/chaos/RESULTS.md with its rows alone).
+CHAOS_ARGS ?=
 chaos: build-tree
 	cd $(CDIR) && $(PRIVATE_CLIENT) $(BUILD)/private-chaos -- $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/chaos --chaos-full $(CHAOS_ARGS)

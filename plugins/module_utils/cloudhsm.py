@@ -238,7 +238,11 @@ def normalize_cluster(cluster):
     tags = boto3_tag_list_to_ansible_dict(cluster.pop("TagList", None) or [])
     cluster.pop("PreCoPassword", None)  # a credential: never in results or logs
     hsms = cluster.pop("Hsms", None) or []
+    deadline = rollback_deadline(cluster)
     result = _snake(cluster, keep_keys=("SubnetMapping",))
+    if "hsm_type_rollback_expiration" in result:
+        # The form every other rollback deadline of the collection takes, not the datetime's isoformat().
+        result["hsm_type_rollback_expiration"] = iso_time(deadline) if deadline else None
     result["hsms"] = [normalize_hsm(hsm) for hsm in hsms]
     result["tags"] = tags
     result["name"] = tags.get("Name")

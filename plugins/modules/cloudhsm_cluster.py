@@ -229,10 +229,10 @@ cluster:
       type: dict
     hsm_type_rollback_expiration:
       description:
-        - Until when (ISO 8601) a cluster migrated to hsm2m.medium can be rolled back to hsm1.medium. Only for a
-          cluster whose HSM type was changed in place.
+        - Until when (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) a cluster migrated to hsm2m.medium can be rolled back to
+          hsm1.medium. Only for a cluster whose HSM type was changed in place.
       type: str
-      sample: "2026-12-08T05:40:12+00:00"
+      sample: "2026-12-08T05:40:12Z"
 hsm_type_change:
   description:
     - The in-place HSM type change this run asked for or found under way (migration or rollback), also when this

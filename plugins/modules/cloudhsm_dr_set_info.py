@@ -151,7 +151,9 @@ members:
           description: About when the cluster is ACTIVE again (UTC; 30 minutes per HSM still to change).
           type: str
         rollback_expiration:
-          description: During a migration, until when it can be rolled back (UTC); null during a rollback.
+          description:
+            - During a migration, until when (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) it can be rolled back; null during a
+              rollback.
           type: str
 missing:
   description: The settings' clones for which no cluster exists (name and region).

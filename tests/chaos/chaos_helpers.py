@@ -102,12 +102,12 @@ class ChaosRun(demo.DemoRun):
             yaml.safe_dump(settings, handle)
         self.settings = path
 
-    def try_playbook(self, name, log_name=None, extra_vars=None):
+    def try_playbook(self, name, log_name=None, extra_vars=None, extra_files=()):
         """Run a playbook (from tests/chaos/playbooks, the examples or playbooks/); never raise on failure.
         Returns (PlaybookRun, output text)."""
         path = os.path.join(PLAYBOOKS, name)
         started = time.monotonic()
-        command = self.playbook_command(path if os.path.exists(path) else self._resolve(name))
+        command = self.playbook_command(path if os.path.exists(path) else self._resolve(name), extra_files=extra_files)
         if extra_vars:
             command += ["-e", json.dumps(extra_vars)]
         log_path = os.path.join(self.run_dir, (log_name or os.path.splitext(name)[0]) + ".log")
@@ -128,14 +128,14 @@ class ChaosRun(demo.DemoRun):
                 return os.path.join(directory, name)
         raise DemoError("no playbook %s" % name)
 
-    def kill_at_task(self, name, task_prefix, log_name, when=None, occurrence=1):
+    def kill_at_task(self, name, task_prefix, log_name, when=None, occurrence=1, extra_files=()):
         """Start a playbook and SIGKILL its whole process tree as soon as it announces a task whose name starts
         with task_prefix (its ``occurrence``-th such task), or when ``when()`` turns true once that task started.
         Returns True when it was killed (and every process of it is gone), False when the playbook ended first."""
         env = self.env
         self.env, marker = marked_env(env)
         try:
-            proc, log, _log_path = self.start_playbook(name, log_name=log_name)
+            proc, log, _log_path = self.start_playbook(name, log_name=log_name, extra_files=extra_files)
         finally:
             self.env = env
         seen, armed, killed = 0, False, False

@@ -176,6 +176,17 @@ def test_normalize_cluster_snake_cases_keeps_zone_keys_and_drops_the_preco_passw
     assert result["create_timestamp"] == "2026-01-02T00:00:00+00:00"
     assert "secret-value" not in repr(result)
     assert cloudhsm.retention_days(raw) == 90
+    assert "hsm_type_rollback_expiration" not in result
+
+
+def test_normalize_cluster_gives_the_rollback_deadline_in_the_form_of_every_other_deadline():
+    deadline = datetime.datetime(2026, 12, 8, 5, 40, 12, 345000, tzinfo=datetime.timezone.utc)
+    raw = {"ClusterId": "cluster-igklspoyj5v", "State": "MODIFY_IN_PROGRESS", "HsmType": "hsm2m.medium",
+           "HsmTypeRollbackExpiration": deadline, "Hsms": [{"HsmId": "hsm-ted36yp5b2x", "HsmType": "hsm1.medium"}]}
+    result = cloudhsm.normalize_cluster(raw)
+    assert result["hsm_type_rollback_expiration"] == "2026-12-08T05:40:12Z"
+    assert cloudhsm.limited_write(raw)["rollback_expiration"] == result["hsm_type_rollback_expiration"]
+    assert cloudhsm.normalize_cluster(dict(raw, HsmTypeRollbackExpiration=None))["hsm_type_rollback_expiration"] is None
 
 
 def test_live_hsms_skip_deleting_and_collapse_a_replaced_hsm_on_one_eni():
