@@ -30,7 +30,7 @@ WITH_SIM := $(BIN)/python scripts/with_simulator.py
 # the machine's /opt/cloudhsm.
 PRIVATE_CLIENT := $(BIN)/python scripts/private_client_host.py
 
-.PHONY: help venv deps system-deps build-tree lint sanity units pytests e2e chaos-fast integration molecule artifact test quick \
+.PHONY: help venv deps system-deps build-tree lint sanity units pytests e2e e2e-shared e2e-private chaos-fast integration molecule artifact test quick \
 	transcripts demo bench chaos docs clean
 
 help:
@@ -98,6 +98,15 @@ E2E_ARGS ?= tests/e2e
 e2e: build-tree
 	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=40 $(E2E_ARGS)
 
+# make test runs the e2e tests in two steps, one per lane: those of E2E_PRIVATE on a client host of their own.
+E2E_PRIVATE := tests/e2e/test_key_material.py
+e2e-shared: build-tree
+	cd $(CDIR) && $(BIN)/python -m pytest -q -p no:cacheprovider --durations=40 tests/e2e \
+		$(addprefix --ignore=,$(E2E_PRIVATE))
+e2e-private: build-tree
+	cd $(CDIR) && $(PRIVATE_CLIENT) $(BUILD)/private-e2e -- $(BIN)/python -m pytest -q -p no:cacheprovider \
+		--durations=10 $(E2E_PRIVATE)
+
 # The fast subset of the fault tests; `make chaos` runs all of them. Both on a client host of their own.
 chaos-fast: build-tree
 	cd $(CDIR) && $(PRIVATE_CLIENT) $(BUILD)/private-chaos -- $(BIN)/python -m pytest -q -p no:cacheprovider \
@@ -116,9 +125,10 @@ artifact: build-tree
 	$(BIN)/python scripts/check_artifact.py $(CDIR) $(BUILD)/artifact $(COLLECTIONS)
 
 # Two lanes side by side (steps in a lane run one after another): the steps that use the machine's CloudHSM client
-# (/opt/cloudhsm) in one, the others in the other (chaos-fast and the client_host pytests on private client hosts).
+# (/opt/cloudhsm) in one, the others in the other (chaos-fast, e2e-private and the client_host pytests on private
+# client hosts).
 # Steps that need the machine's client wait for it through its lock.
-TEST_LANES := artifact,lint,sanity,units,pytests,chaos-fast,integration e2e,molecule
+TEST_LANES := artifact,lint,sanity,units,pytests,chaos-fast,e2e-private,integration e2e-shared,molecule
 
 test: build-tree
 	$(BIN)/python scripts/run_steps.py $(TEST_LANES)
